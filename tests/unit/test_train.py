@@ -1,0 +1,131 @@
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tests.conftest import SAMPLE, SMALL_TRAIN
+from textcnn import clean, train, vocab
+from textcnn.config import CleanConfig, TrainConfig, VocabConfig
+from textcnn.errors import TextcnnError
+
+TINY = dict(SMALL_TRAIN, epochs=2, num_filters=16, eval_every=7, checkpoint_every=4, log_every=5)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("train_inputs")
+    clean.run(CleanConfig(train=str(SAMPLE / "train.tsv"), dev=str(SAMPLE / "dev.tsv"), out=str(base / "data"),
+                          quiet=True))
+    vocab.run(VocabConfig(data=str(base / "data"), out=str(base / "vocab"), min_count=1, embedding_dim=16))
+    return base
+
+
+def fit(inputs, out, **kw):
+    cfg = TrainConfig(data=str(inputs / "data"), vocab=str(inputs / "vocab"), out=str(out), **{**TINY, **kw})
+    return train.run(cfg)
+
+
+def weights(out):
+    return keras.saving.load_model(Path(out) / "model.keras", safe_mode=True).get_weights()
+
+
+def test_training_learns_the_sample(sample_run):
+    history = json.loads((sample_run["model"] / "history.json").read_text())
+    best = history["summary"]["best_dev"]
+    assert best["accuracy"] > 0.6  # five balanced classes: chance is 0.2
+    dev_steps = [r["step"] for r in history["dev"]]
+    assert all(s % 10 == 0 or s in [e["step"] for e in history["epochs"]] for s in dev_steps)
+    assert len(history["epochs"]) == 8
+    assert history["epochs"][-1]["loss"] < history["epochs"][0]["loss"]
+    assert {"loss", "accuracy", "learning_rate"} <= set(history["train"][0])
+    for name in ("train", "dev"):
+        assert list((sample_run["model"] / "tensorboard" / name).glob("events.out.tfevents.*"))
+    assert len(list((sample_run["model"] / "checkpoints").glob("ckpt-*.index"))) == 5
+
+
+def test_dev_metrics_are_over_the_whole_dev_set(sample_run):
+    from textcnn.features import Vocabulary, load_split
+    from textcnn.metrics import classification_metrics
+
+    v = Vocabulary.load(sample_run["vocab"])
+    dev = load_split(sample_run["data"], "dev")
+    model = keras.saving.load_model(sample_run["model"] / "model.keras", safe_mode=True)
+    probs = model.predict(v.token_ids(dev["tokens"], 32), verbose=0)
+    best = json.loads((sample_run["model"] / "best.json").read_text())
+    assert classification_metrics(v.label_ids(dev["label"], "dev"), probs, 5)["accuracy"] == \
+        pytest.approx(best["accuracy"])
+
+
+def test_same_seed_same_weights(inputs, tmp_path):
+    fit(inputs, tmp_path / "a", epochs=1)
+    fit(inputs, tmp_path / "b", epochs=1)
+    fit(inputs, tmp_path / "c", epochs=1, seed=43)
+    a, b, c = weights(tmp_path / "a"), weights(tmp_path / "b"), weights(tmp_path / "c")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+def test_resume_after_a_crash_matches_an_uninterrupted_run(inputs, tmp_path, monkeypatch):
+    whole = fit(inputs, tmp_path / "whole", early_stop_patience=0)
+    real = train._write_train_summaries
+
+    def crash_at_step_10(tf, writer, record, *rest):
+        if record["step"] == 10:
+            raise KeyboardInterrupt("simulated crash")
+        real(tf, writer, record, *rest)
+
+    monkeypatch.setattr(train, "_write_train_summaries", crash_at_step_10)
+    with pytest.raises(KeyboardInterrupt):
+        fit(inputs, tmp_path / "crashed", early_stop_patience=0)
+    monkeypatch.setattr(train, "_write_train_summaries", real)
+    assert not (tmp_path / "crashed" / "textcnn.json").exists()
+    with pytest.raises(TextcnnError, match="holds checkpoints of an earlier run.*--resume"):
+        fit(inputs, tmp_path / "crashed", early_stop_patience=0)
+    summary = fit(inputs, tmp_path / "crashed", early_stop_patience=0, resume=True)
+    assert summary["steps"] == whole["steps"] == 2 * 19  # 300 lines in batches of 16
+    for x, y in zip(weights(tmp_path / "whole"), weights(tmp_path / "crashed")):
+        np.testing.assert_array_equal(x, y)
+    history = json.loads((tmp_path / "crashed" / "history.json").read_text())
+    steps = [r["step"] for r in history["train"]]
+    assert steps == sorted(set(steps))  # no step logged twice
+
+
+def test_resume_refuses_changed_architecture(inputs, tmp_path):
+    fit(inputs, tmp_path / "m", epochs=1)
+    with pytest.raises(TextcnnError, match="written with --seq-len 32, not 40"):
+        fit(inputs, tmp_path / "m", epochs=2, seq_len=40, resume=True)
+
+
+def test_early_stopping_keeps_the_best_weights(inputs, tmp_path):
+    summary = fit(inputs, tmp_path / "m", epochs=6, lr=1e-9, early_stop_patience=1)
+    assert summary["stopped_early"] and summary["epochs"] == 2
+    assert summary["best_dev"]["epoch"] == 0
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16"])
+def test_mixed_precision_trains_and_saves(inputs, tmp_path, precision):
+    summary = fit(inputs, tmp_path / "m", epochs=1, precision=precision, xla=True)
+    model = keras.saving.load_model(tmp_path / "m" / "model.keras", safe_mode=True)
+    assert model.get_layer("conv_2").dtype_policy.name == precision
+    assert summary["steps"] == 19
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"seq_len": 3}, "--seq-len 3 is shorter than the widest filter"),
+    ({"variant": "static"}, "--variant static keeps pretrained vectors"),
+    ({"dropout": 1.0}, "--dropout must be in"),
+    ({"batch_size": 0}, "--batch-size must be at least 1"),
+])
+def test_bad_training_settings(inputs, tmp_path, kw, match):
+    with pytest.raises(TextcnnError, match=match):
+        fit(inputs, tmp_path / "m", **kw)
+
+
+def test_data_and_vocab_must_share_preprocessing(inputs, tmp_path):
+    clean.run(CleanConfig(train=str(SAMPLE / "train.tsv"), out=str(tmp_path / "words"), tokenizer="jieba",
+                          quiet=True))
+    with pytest.raises(TextcnnError, match="tokenised with .*jieba.*but the vocabulary with .*char"):
+        train.run(TrainConfig(data=str(tmp_path / "words"), vocab=str(inputs / "vocab"), out=str(tmp_path / "m")))

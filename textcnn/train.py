@@ -1,0 +1,268 @@
+"""Step 3, train: fit the TextCNN with a tf.data input, dev evaluation, checkpoints and resume.
+
+Outputs (in --out): model.keras (the best weights on dev), history.json (training and dev
+curves), checkpoints/ (every --checkpoint-every steps and each epoch; --resume continues from
+the latest), best.weights.h5, tensorboard/{train,dev}, and the textcnn.json manifest.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from . import artifacts
+from .config import TrainConfig
+from .errors import TextcnnError
+from .features import Vocabulary, check_same_preprocessing, load_split
+
+# Settings that change the model or its input; a checkpoint only resumes when they match.
+ARCHITECTURE = ("variant", "seq_len", "filter_sizes", "num_filters", "batch_size", "precision", "seed")
+
+
+def run(cfg: TrainConfig) -> dict:
+    """Train on cfg.data with cfg.vocab into cfg.out; return the training summary."""
+    data_meta = artifacts.read_manifest(cfg.data, "clean", "--data")
+    vocab = Vocabulary.load(cfg.vocab)
+    check_same_preprocessing(data_meta, vocab, cfg.data)
+    _check_config(cfg, vocab)
+    out = artifacts.prepare_out(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    _check_resume(cfg, ckpt_dir)
+
+    import keras
+    import tensorflow as tf
+
+    from .metrics import classification_metrics
+    from .model import build_textcnn
+
+    keras.utils.set_random_seed(cfg.seed)
+    if not tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.enable_op_determinism()  # same seed, same weights on CPU
+    keras.mixed_precision.set_dtype_policy(cfg.precision)
+
+    train, dev = load_split(cfg.data, "train"), load_split(cfg.data, "dev")
+    x_train = vocab.token_ids(train["tokens"], cfg.seq_len)
+    y_train = vocab.label_ids(train["label"], Path(cfg.data) / "train.parquet")
+    x_dev = vocab.token_ids(dev["tokens"], cfg.seq_len)
+    y_dev = vocab.label_ids(dev["label"], Path(cfg.data) / "dev.parquet")
+
+    model = build_textcnn(
+        vocab_size=len(vocab.tokens), num_classes=len(vocab.labels), seq_len=cfg.seq_len,
+        embedding_dim=vocab.manifest["embedding_dim"], filter_sizes=cfg.filter_sizes,
+        num_filters=cfg.num_filters, dropout=cfg.dropout, l2=cfg.l2, max_norm=cfg.max_norm,
+        variant=cfg.variant, embeddings=None if cfg.variant == "rand" else vocab.embeddings())
+    optimizer = keras.optimizers.Adam(cfg.lr)
+    if cfg.precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    optimizer.build(model.trainable_variables)
+
+    # Progress lives in the checkpoint with the weights, so a resumed run picks it all up.
+    step = tf.Variable(0, dtype=tf.int64, name="step")
+    best_accuracy = tf.Variable(-1.0, dtype=tf.float64, name="best_accuracy")
+    stale_epochs = tf.Variable(0, dtype=tf.int64, name="stale_epochs")
+    # Dropout's random state is not tracked with the model's weights; keep it explicitly so a
+    # resumed run draws the same masks as an uninterrupted one.
+    random_state = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, random_state=random_state,
+                                     best_accuracy=best_accuracy, stale_epochs=stale_epochs)
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=cfg.keep_checkpoints)
+    history = {"train": [], "dev": [], "epochs": []}
+    if cfg.resume and manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        history = _history_until(out / "history.json", int(step.numpy()))
+    artifacts.write_json(ckpt_dir / "config.json", asdict(cfg))
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            probs = model(x, training=True)
+            loss = loss_fn(y, probs)
+            total = loss + tf.add_n(model.losses) if model.losses else loss
+            scaled = optimizer.scale_loss(total)
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.int32))
+        return loss, correct, grads
+
+    train_step = tf.function(train_step, jit_compile=cfg.xla, reduce_retracing=True)
+    predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+    def dev_metrics() -> dict:
+        probs = np.concatenate([predict(x_dev[i:i + cfg.eval_batch_size]).numpy()
+                                for i in range(0, len(x_dev), cfg.eval_batch_size)])
+        m = classification_metrics(y_dev, probs, len(vocab.labels))
+        return {"step": int(step.numpy()), **m}
+
+    writers = {name: tf.summary.create_file_writer(str(out / "tensorboard" / name)) for name in ("train", "dev")}
+    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    first_epoch, skip = divmod(int(step.numpy()), steps_per_epoch)
+    verbose = 0 if cfg.quiet else (1 if _interactive() else 2)
+    started, trained_examples = time.perf_counter(), 0
+    stopped_early = False
+
+    def evaluate_dev(epoch: int) -> dict:
+        m = dev_metrics()
+        m["epoch"] = epoch
+        history["dev"].append(m)
+        with writers["dev"].as_default(step=m["step"]):
+            for k in ("loss", "accuracy", "macro_f1"):
+                tf.summary.scalar(k, m[k])
+        if m["accuracy"] > best_accuracy.numpy():
+            best_accuracy.assign(m["accuracy"])
+            stale_epochs.assign(-1)  # the epoch end adds one back: 0 when this epoch improved
+            with artifacts.atomic_path(out / "best.weights.h5") as tmp:
+                model.save_weights(str(tmp.with_suffix(".weights.h5")))
+                os.replace(tmp.with_suffix(".weights.h5"), tmp)
+            artifacts.write_json(out / "best.json", m)
+        return m
+
+    def save_checkpoint() -> None:
+        manager.save(checkpoint_number=step)
+        artifacts.write_json(out / "history.json", history)
+
+    for epoch in range(first_epoch, cfg.epochs):
+        bar = keras.utils.Progbar(steps_per_epoch, verbose=verbose, unit_name="step")
+        if verbose:
+            print(f"Epoch {epoch + 1}/{cfg.epochs}")
+        seen = correct_sum = 0
+        loss_sum = 0.0
+        dataset = _epoch_dataset(tf, x_train, y_train, cfg, epoch, skip)
+        for x, y in dataset:
+            with_grads = (int(step.numpy()) + 1) % cfg.log_every == 0
+            loss, correct, grads = train_step(x, y)
+            step.assign_add(1)
+            n = int(x.shape[0])
+            seen, trained_examples = seen + n, trained_examples + n
+            loss_sum += float(loss) * n
+            correct_sum += int(correct)
+            s = int(step.numpy())
+            if with_grads:
+                record = {"step": s, "epoch": epoch, "loss": float(loss), "accuracy": int(correct) / n,
+                          "learning_rate": float(optimizer.learning_rate.numpy())}
+                history["train"].append(record)
+                _write_train_summaries(tf, writers["train"], record, model.trainable_variables, grads)
+            values = [("loss", loss_sum / seen), ("accuracy", correct_sum / seen)]
+            if s % cfg.eval_every == 0:
+                m = evaluate_dev(epoch)
+                values += [("dev_accuracy", m["accuracy"])]
+            if s % cfg.checkpoint_every == 0:
+                save_checkpoint()
+            bar.update(s - epoch * steps_per_epoch, values=values)
+        skip = 0
+        m = history["dev"][-1] if history["dev"] and history["dev"][-1]["step"] == int(step.numpy()) \
+            else evaluate_dev(epoch)
+        stale_epochs.assign_add(1)
+        history["epochs"].append({"epoch": epoch, "step": int(step.numpy()),
+                                  "loss": loss_sum / max(seen, 1), "accuracy": correct_sum / max(seen, 1),
+                                  "dev_loss": m["loss"], "dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"]})
+        if verbose:
+            print(f"  dev: loss {m['loss']:.4f}, accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}"
+                  f" (best accuracy {best_accuracy.numpy():.4f})")
+        save_checkpoint()
+        if cfg.early_stop_patience and stale_epochs.numpy() >= cfg.early_stop_patience:
+            stopped_early = True
+            if verbose:
+                print(f"  early stop: no better dev accuracy for {cfg.early_stop_patience} epochs")
+            break
+    elapsed = time.perf_counter() - started
+
+    if (out / "best.weights.h5").exists():
+        model.load_weights(str(out / "best.weights.h5"))
+    with artifacts.atomic_path(out / "model.keras") as tmp:
+        keras_path = tmp.with_suffix(".keras")
+        model.save(str(keras_path))
+        os.replace(keras_path, tmp)
+    best = artifacts.read_json(out / "best.json")
+    summary = {
+        "steps": int(step.numpy()),
+        "epochs": len(history["epochs"]),
+        "stopped_early": stopped_early,
+        "best_dev": best,
+        "train_seconds": round(elapsed, 2),
+        "examples_per_second": round(trained_examples / elapsed, 1) if elapsed > 0 else None,
+    }
+    history["summary"] = summary
+    artifacts.write_json(out / "history.json", history)
+    artifacts.write_manifest(
+        out, "train", config=asdict(cfg), preprocessing=vocab.preprocessing, labels=vocab.labels,
+        vocab_size=len(vocab.tokens), seq_len=cfg.seq_len, summary=summary)
+    return summary
+
+
+def _check_config(cfg: TrainConfig, vocab: Vocabulary) -> None:
+    if cfg.seq_len < max(cfg.filter_sizes):
+        raise TextcnnError(f"--seq-len {cfg.seq_len} is shorter than the widest filter ({max(cfg.filter_sizes)})",
+                           f"raise --seq-len to at least {max(cfg.filter_sizes)} or use narrower --filter-sizes")
+    for name in ("epochs", "batch_size", "num_filters", "eval_every", "checkpoint_every", "keep_checkpoints",
+                 "log_every", "eval_batch_size"):
+        if getattr(cfg, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            raise TextcnnError(f"{flag} must be at least 1, not {getattr(cfg, name)}", f"pass a positive {flag}")
+    if min(cfg.filter_sizes) < 1:
+        raise TextcnnError("--filter-sizes must be positive", "e.g. --filter-sizes 2,3,4,5")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise TextcnnError(f"--dropout must be in [0, 1), not {cfg.dropout}", "e.g. --dropout 0.5")
+    if cfg.lr <= 0 or cfg.l2 < 0 or cfg.max_norm < 0:
+        raise TextcnnError("--lr must be positive, --l2 and --max-norm not negative", "e.g. --lr 1e-3")
+    if cfg.variant in ("static", "multichannel") and vocab.manifest["embeddings"] == "random":
+        raise TextcnnError(f"--variant {cfg.variant} keeps pretrained vectors, but {vocab.folder} has random ones",
+                           "build the vocab with --pretrained (or --train-word2vec), or use --variant rand/non-static")
+
+
+def _check_resume(cfg: TrainConfig, ckpt_dir: Path) -> None:
+    has_checkpoints = (ckpt_dir / "checkpoint").exists()
+    if has_checkpoints and not cfg.resume:
+        raise TextcnnError("holds checkpoints of an earlier run",
+                           "pass --resume to continue it, or use an empty --out", file=ckpt_dir.parent)
+    if has_checkpoints and (ckpt_dir / "config.json").exists():
+        before = artifacts.read_json(ckpt_dir / "config.json")
+        for name in ARCHITECTURE:
+            now = getattr(cfg, name)
+            was = tuple(before[name]) if isinstance(now, tuple) else before[name]
+            if was != now:
+                flag = "--" + name.replace("_", "-")
+                raise TextcnnError(f"the checkpoints were written with {flag} {was}, not {now}",
+                                   f"resume with {flag} {was}, or use an empty --out", file=ckpt_dir)
+
+
+def _history_until(path: Path, step: int) -> dict:
+    """The history saved with the checkpoint, without entries past its step."""
+    if not path.exists():
+        return {"train": [], "dev": [], "epochs": []}
+    h = artifacts.read_json(path)
+    return {k: [r for r in h.get(k, []) if r["step"] <= step] for k in ("train", "dev", "epochs")}
+
+
+def _epoch_dataset(tf, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, epoch: int, skip_batches: int):
+    """The epoch's batches in an order fixed by (seed, epoch), so a resumed run sees the same ones."""
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x))[skip_batches * cfg.batch_size:]
+    xs, ys = tf.constant(x), tf.constant(y)
+    return (tf.data.Dataset.from_tensor_slices(order)
+            .batch(cfg.batch_size)
+            .map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def _write_train_summaries(tf, writer, record: dict, variables, grads) -> None:
+    """Scalars plus, as the original script had, gradient histograms and sparsity."""
+    with writer.as_default(step=record["step"]):
+        for k in ("loss", "accuracy", "learning_rate"):
+            tf.summary.scalar(k, record[k])
+        for var, grad in zip(variables, grads):
+            if grad is None:
+                continue
+            grad = tf.convert_to_tensor(grad)
+            name = var.path.replace("/", "_")
+            tf.summary.histogram(f"gradients/{name}", grad)
+            tf.summary.scalar(f"gradient_sparsity/{name}", tf.math.zero_fraction(grad))
+
+
+def _interactive() -> bool:
+    import sys
+    return sys.stdout.isatty()
