@@ -81,6 +81,7 @@ def _converter(kind: type, flag: str, choices: tuple) -> Callable:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter off the terminal
+    sys.stdout.reconfigure(line_buffering=True)  # progress reaches logs (CI, kubectl logs) as it happens
     args = build_parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k not in ("step", "config")}
     try:

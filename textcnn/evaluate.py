@@ -130,13 +130,17 @@ def font_for(labels: list[str]) -> str | None:
 
     needed = {ord(c) for lab in labels for c in lab if not c.isspace()}
     default = font_manager.findfont(font_manager.FontProperties())
-    candidates = [default] + sorted({f.fname for f in font_manager.fontManager.ttflist} - {default})
+    known = {f.fname for f in font_manager.fontManager.ttflist}
+    # Fonts installed after matplotlib built its cache are found by scanning the system folders.
+    candidates = [default] + sorted((known | set(font_manager.findSystemFonts())) - {default})
     for path in candidates:
         try:
             font = FT2Font(path)
-            # matplotlib's "Last Resort" font maps every character to a placeholder box.
-            if needed <= set(font.get_charmap()) and not font.family_name.startswith("Last Resort"):
-                return font.family_name
         except (OSError, RuntimeError):
             continue
+        # matplotlib's "Last Resort" font maps every character to a placeholder box.
+        if needed <= set(font.get_charmap()) and not font.family_name.startswith("Last Resort"):
+            if path not in known:
+                font_manager.fontManager.addfont(path)
+            return font.family_name
     return None

@@ -113,17 +113,7 @@ def build_archive(keras, tf, model, vocab: Vocabulary, seq_len: int, assets: Pat
     by_char = prep["tokenizer"] == "char"
 
     def serve(text):
-        # Same steps as textcnn.text: per-character table, collapse spaces, trim, tokenise.
-        chars = tf.strings.unicode_split(text, "UTF-8", errors="replace")
-        codes = tf.strings.unicode_decode(text, "UTF-8", errors="replace")
-        mapped = tf.ragged.map_flat_values(normalise.lookup, codes)
-        chars = tf.ragged.map_flat_values(lambda c, m: tf.where(tf.equal(m, _KEEP), c, m), chars, mapped)
-        joined = tf.strings.strip(tf.strings.regex_replace(tf.strings.reduce_join(chars, axis=-1), " +", " "))
-        if by_char:
-            tokens = tf.strings.unicode_split(joined, "UTF-8")
-            tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, " "))
-        else:
-            tokens = tf.strings.split(joined)
+        tokens = graph_tokens(tf, text, normalise, by_char)
         if stopwords is not None:
             tokens = tf.ragged.boolean_mask(tokens, tf.less(stopwords.lookup(tokens), 0))
         padded = tokens[:, :seq_len].to_tensor(default_value="", shape=[None, seq_len])
@@ -139,6 +129,19 @@ def build_archive(keras, tf, model, vocab: Vocabulary, seq_len: int, assets: Pat
             archive.track(resource)
     archive.add_endpoint(SIGNATURE, serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     return archive
+
+
+def graph_tokens(tf, text, normalise, by_char: bool):
+    """textcnn.text in TensorFlow ops: per-character table, collapse spaces, trim, tokenise."""
+    chars = tf.strings.unicode_split(text, "UTF-8", errors="replace")
+    codes = tf.strings.unicode_decode(text, "UTF-8", errors="replace")
+    mapped = tf.ragged.map_flat_values(normalise.lookup, codes)
+    chars = tf.ragged.map_flat_values(lambda c, m: tf.where(tf.equal(m, _KEEP), c, m), chars, mapped)
+    joined = tf.strings.strip(tf.strings.regex_replace(tf.strings.reduce_join(chars, axis=-1), " +", " "))
+    if by_char:
+        tokens = tf.strings.unicode_split(joined, "UTF-8")
+        return tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, " "))
+    return tf.strings.split(joined)
 
 
 def load_metadata(version_dir: Path) -> dict:

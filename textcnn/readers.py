@@ -27,11 +27,6 @@ class Chunk:
     texts: list[str] = field(default_factory=list)
     rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, content)
 
-    def add(self, line: int, label: str, text: str) -> None:
-        self.lines.append(line)
-        self.labels.append(label)
-        self.texts.append(text)
-
     def __len__(self) -> int:
         return len(self.lines) + len(self.rejects)
 
@@ -49,19 +44,12 @@ def read_records(path: Path, fmt: str, text_col: str | None, label_col: str | No
     """Yield the file's records and rejects in chunks of about CHUNK_RECORDS lines."""
     check_file(path)
     if fmt == "jsonl":
-        return _read_jsonl(path, text_col or "text", label_col or "label")
-    if fmt == "csv" or text_col or label_col:
-        return _read_table(path, "," if fmt == "csv" else "\t", text_col or "text", label_col or "label")
-    return _read_label_tab_text(path)
-
-
-def _decode(raw: bytes, line: int) -> str | None:
-    if line == 1 and raw.startswith(BOM):
-        raw = raw[len(BOM):]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+        rows = _jsonl_rows(path, text_col or "text", label_col or "label")
+    elif fmt == "csv" or text_col or label_col:
+        rows = _table_rows(path, "," if fmt == "csv" else "\t", text_col or "text", label_col or "label")
+    else:
+        rows = _label_tab_text_rows(path)
+    return _chunked(rows)
 
 
 def shown(raw: bytes | str) -> str:
@@ -72,67 +60,109 @@ def shown(raw: bytes | str) -> str:
     return raw if len(raw) <= 10_000 else raw[:10_000] + "…"
 
 
-def _read_label_tab_text(path: Path) -> Iterator[Chunk]:
+# The row generators below yield (line, label, text, None) for a record and
+# (line, None, content, reason) for a reject.
+
+def _chunked(rows) -> Iterator[Chunk]:
     chunk = Chunk()
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            raw = raw.rstrip(b"\n").removesuffix(b"\r")
-            text = _decode(raw, number)
-            if text is None:
-                chunk.rejects.append((number, "invalid_utf8", shown(raw)))
-            elif not text.strip():
-                chunk.rejects.append((number, "empty_line", shown(text)))
-            elif "\t" not in text:
-                chunk.rejects.append((number, "no_tab", shown(text)))
-            else:
-                label, _, body = text.partition("\t")
-                chunk.add(number, label, body)
-            if len(chunk) >= CHUNK_RECORDS:
-                yield chunk
-                chunk = Chunk()
+    for line, label, text, reason in rows:
+        if reason:
+            chunk.rejects.append((line, reason, text))
+        else:
+            chunk.lines.append(line)
+            chunk.labels.append(label)
+            chunk.texts.append(text)
+        if len(chunk) >= CHUNK_RECORDS:
+            yield chunk
+            chunk = Chunk()
     yield chunk
 
 
-def _read_table(path: Path, delimiter: str, text_col: str, label_col: str) -> Iterator[Chunk]:
+def _text_lines(path: Path):
+    """Yield (number, rejection or None, decoded line) for each physical line; BOM, CR and LF stripped."""
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            raw = raw.rstrip(b"\n").removesuffix(b"\r")
+            if number == 1:
+                raw = raw.removeprefix(BOM)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, (number, None, shown(raw), "invalid_utf8"), ""
+                continue
+            if not text.strip():
+                yield number, (number, None, shown(text), "empty_line"), text
+            else:
+                yield number, None, text
+
+
+def _label_tab_text_rows(path: Path):
+    for number, reject, text in _text_lines(path):
+        if reject:
+            yield reject
+        elif "\t" not in text:
+            yield number, None, shown(text), "no_tab"
+        else:
+            label, _, body = text.partition("\t")
+            yield number, label, body, None
+
+
+def _jsonl_rows(path: Path, text_key: str, label_key: str):
+    for number, reject, line in _text_lines(path):
+        if reject:
+            yield reject
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            yield number, None, shown(line), "bad_json"
+            continue
+        if not isinstance(obj, dict) or text_key not in obj or label_key not in obj:
+            yield number, None, shown(line), "missing_field"
+        elif not isinstance(obj[text_key], str) or not _scalar_label(obj[label_key]):
+            yield number, None, shown(line), "bad_field_type"
+        else:
+            label = obj[label_key]
+            yield number, label if isinstance(label, str) else json.dumps(label), obj[text_key], None
+
+
+def _scalar_label(value: object) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+def _table_rows(path: Path, delimiter: str, text_col: str, label_col: str):
     # surrogateescape keeps invalid bytes visible per field, so one bad line is one reject.
     with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)
         try:
-            header = next(reader)
+            header = [h.strip() for h in next(reader)]
         except csv.Error as e:
             raise TextcnnError(f"unreadable header ({e})", "check the --format", file=path, line=1) from None
-        header = [h.strip() for h in header]
         missing = [c for c in (text_col, label_col) if c not in header]
         if missing:
             raise TextcnnError(
                 f"no column {missing[0]!r} in the header (columns: {', '.join(header) or 'none'})",
                 "name the columns with --text-col and --label-col, or check --format", file=path, line=1)
         ti, li = header.index(text_col), header.index(label_col)
-        chunk = Chunk()
         start = reader.line_num + 1
         while True:
             try:
                 row = next(reader)
             except StopIteration:
-                break
+                return
             except csv.Error as e:
-                chunk.rejects.append((start, "bad_record", shown(str(e))))
-                start = reader.line_num + 1
-                continue
-            if row == []:
-                chunk.rejects.append((start, "empty_line", ""))
-            elif len(row) != len(header):
-                chunk.rejects.append((start, "wrong_field_count", shown(delimiter.join(row))))
-            elif any(_has_surrogates(v) for v in (row[ti], row[li])):
-                content = delimiter.join(row).encode("utf-8", errors="surrogateescape")
-                chunk.rejects.append((start, "invalid_utf8", shown(content)))
+                yield start, None, shown(str(e)), "bad_record"
             else:
-                chunk.add(start, row[li], row[ti])
+                if row == []:
+                    yield start, None, "", "empty_line"
+                elif len(row) != len(header):
+                    yield start, None, shown(delimiter.join(row)), "wrong_field_count"
+                elif _has_surrogates(row[ti]) or _has_surrogates(row[li]):
+                    content = delimiter.join(row).encode("utf-8", errors="surrogateescape")
+                    yield start, None, shown(content), "invalid_utf8"
+                else:
+                    yield start, row[li], row[ti], None
             start = reader.line_num + 1
-            if len(chunk) >= CHUNK_RECORDS:
-                yield chunk
-                chunk = Chunk()
-        yield chunk
 
 
 def _has_surrogates(s: str) -> bool:
@@ -141,42 +171,6 @@ def _has_surrogates(s: str) -> bool:
         return False
     except UnicodeEncodeError:
         return True
-
-
-def _read_jsonl(path: Path, text_key: str, label_key: str) -> Iterator[Chunk]:
-    chunk = Chunk()
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            raw = raw.rstrip(b"\n").removesuffix(b"\r")
-            line = _decode(raw, number)
-            if line is None:
-                chunk.rejects.append((number, "invalid_utf8", shown(raw)))
-            elif not line.strip():
-                chunk.rejects.append((number, "empty_line", shown(line)))
-            else:
-                reason = None
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    reason = "bad_json"
-                else:
-                    if not isinstance(obj, dict) or text_key not in obj or label_key not in obj:
-                        reason = "missing_field"
-                    elif not isinstance(obj[text_key], str) or not _scalar_label(obj[label_key]):
-                        reason = "bad_field_type"
-                if reason:
-                    chunk.rejects.append((number, reason, shown(line)))
-                else:
-                    label = obj[label_key]
-                    chunk.add(number, label if isinstance(label, str) else json.dumps(label), obj[text_key])
-            if len(chunk) >= CHUNK_RECORDS:
-                yield chunk
-                chunk = Chunk()
-    yield chunk
-
-
-def _scalar_label(value: object) -> bool:
-    return isinstance(value, (str, int)) and not isinstance(value, bool)
 
 
 def read_word_list(path: str, what: str) -> list[str]:

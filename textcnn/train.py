@@ -8,7 +8,6 @@ the latest), best.weights.h5, tensorboard/{train,dev}, and the textcnn.json mani
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -31,20 +30,27 @@ def run(cfg: TrainConfig) -> dict:
     check_same_preprocessing(data_meta, vocab, cfg.data)
     _check_config(cfg, vocab)
     out = artifacts.prepare_out(cfg.out)
-    ckpt_dir = out / "checkpoints"
-    _check_resume(cfg, ckpt_dir)
+    _check_resume(cfg, out / "checkpoints")
 
     import keras
     import tensorflow as tf
 
-    from .metrics import classification_metrics
-    from .model import build_textcnn
-
     keras.utils.set_random_seed(cfg.seed)
     if not tf.config.list_physical_devices("GPU"):
         tf.config.experimental.enable_op_determinism()  # same seed, same weights on CPU
+    previous_policy = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(cfg.precision)
+    try:
+        return _fit(cfg, vocab, out, keras, tf)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous_policy)
 
+
+def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf) -> dict:
+    from .metrics import classification_metrics
+    from .model import build_textcnn
+
+    ckpt_dir = out / "checkpoints"
     train, dev = load_split(cfg.data, "train"), load_split(cfg.data, "dev")
     x_train = vocab.token_ids(train["tokens"], cfg.seq_len)
     y_train = vocab.label_ids(train["label"], Path(cfg.data) / "train.parquet")
@@ -99,6 +105,7 @@ def run(cfg: TrainConfig) -> dict:
         m = classification_metrics(y_dev, probs, len(vocab.labels))
         return {"step": int(step.numpy()), **m}
 
+    train_x, train_y = tf.constant(x_train), tf.constant(y_train)
     writers = {name: tf.summary.create_file_writer(str(out / "tensorboard" / name)) for name in ("train", "dev")}
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     first_epoch, skip = divmod(int(step.numpy()), steps_per_epoch)
@@ -117,8 +124,7 @@ def run(cfg: TrainConfig) -> dict:
             best_accuracy.assign(m["accuracy"])
             stale_epochs.assign(-1)  # the epoch end adds one back: 0 when this epoch improved
             with artifacts.atomic_path(out / "best.weights.h5") as tmp:
-                model.save_weights(str(tmp.with_suffix(".weights.h5")))
-                os.replace(tmp.with_suffix(".weights.h5"), tmp)
+                model.save_weights(str(tmp))
             artifacts.write_json(out / "best.json", m)
         return m
 
@@ -127,12 +133,17 @@ def run(cfg: TrainConfig) -> dict:
         artifacts.write_json(out / "history.json", history)
 
     for epoch in range(first_epoch, cfg.epochs):
+        if cfg.early_stop_patience and stale_epochs.numpy() >= cfg.early_stop_patience:
+            stopped_early = True
+            if verbose:
+                print(f"early stop: no better dev accuracy for {cfg.early_stop_patience} epochs")
+            break
         bar = keras.utils.Progbar(steps_per_epoch, verbose=verbose, unit_name="step")
         if verbose:
             print(f"Epoch {epoch + 1}/{cfg.epochs}")
         seen = correct_sum = 0
         loss_sum = 0.0
-        dataset = _epoch_dataset(tf, x_train, y_train, cfg, epoch, skip)
+        dataset = _epoch_dataset(tf, train_x, train_y, cfg, epoch, skip)
         for x, y in dataset:
             with_grads = (int(step.numpy()) + 1) % cfg.log_every == 0
             loss, correct, grads = train_step(x, y)
@@ -165,19 +176,12 @@ def run(cfg: TrainConfig) -> dict:
             print(f"  dev: loss {m['loss']:.4f}, accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}"
                   f" (best accuracy {best_accuracy.numpy():.4f})")
         save_checkpoint()
-        if cfg.early_stop_patience and stale_epochs.numpy() >= cfg.early_stop_patience:
-            stopped_early = True
-            if verbose:
-                print(f"  early stop: no better dev accuracy for {cfg.early_stop_patience} epochs")
-            break
     elapsed = time.perf_counter() - started
 
     if (out / "best.weights.h5").exists():
         model.load_weights(str(out / "best.weights.h5"))
     with artifacts.atomic_path(out / "model.keras") as tmp:
-        keras_path = tmp.with_suffix(".keras")
-        model.save(str(keras_path))
-        os.replace(keras_path, tmp)
+        model.save(str(tmp))
     best = artifacts.read_json(out / "best.json")
     summary = {
         "steps": int(step.numpy()),
@@ -185,7 +189,7 @@ def run(cfg: TrainConfig) -> dict:
         "stopped_early": stopped_early,
         "best_dev": best,
         "train_seconds": round(elapsed, 2),
-        "examples_per_second": round(trained_examples / elapsed, 1) if elapsed > 0 else None,
+        "examples_per_second": round(trained_examples / elapsed, 1) if trained_examples else 0.0,
     }
     history["summary"] = summary
     artifacts.write_json(out / "history.json", history)
@@ -239,10 +243,9 @@ def _history_until(path: Path, step: int) -> dict:
     return {k: [r for r in h.get(k, []) if r["step"] <= step] for k in ("train", "dev", "epochs")}
 
 
-def _epoch_dataset(tf, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, epoch: int, skip_batches: int):
+def _epoch_dataset(tf, xs, ys, cfg: TrainConfig, epoch: int, skip_batches: int):
     """The epoch's batches in an order fixed by (seed, epoch), so a resumed run sees the same ones."""
-    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x))[skip_batches * cfg.batch_size:]
-    xs, ys = tf.constant(x), tf.constant(y)
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(xs))[skip_batches * cfg.batch_size:]
     return (tf.data.Dataset.from_tensor_slices(order)
             .batch(cfg.batch_size)
             .map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE)

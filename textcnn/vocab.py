@@ -135,11 +135,7 @@ def load_vectors(path: str, binary: bool):
         raise TextcnnError(f"bad header {header[:60]!r}", fix, file=p, line=1)
     count, dim = map(int, parts)
     if not binary:
-        with p.open("rb") as f:
-            lines = sum(1 for line in f if line.strip()) - 1
-        if lines != count:
-            raise TextcnnError(f"the header says {count} vectors but the file has {lines} lines of them",
-                               "fix the count in the first line", file=p, line=1)
+        _check_text_vectors(p, count, dim, fix)
     try:
         kv = KeyedVectors.load_word2vec_format(str(p), binary=binary, unicode_errors="strict")
     except UnicodeDecodeError as e:
@@ -154,6 +150,23 @@ def load_vectors(path: str, binary: bool):
         raise TextcnnError(f"the vector of {kv.index_to_key[i]!r} holds NaN or Inf",
                            "remove or fix that line", file=p, line=None if binary else i + 2)
     return kv
+
+
+def _check_text_vectors(p: Path, count: int, dim: int, fix: str) -> None:
+    """Check every line's value count and the line count against the header, naming the bad line."""
+    lines = 0
+    with p.open("rb") as f:
+        next(f)
+        for number, line in enumerate(f, 2):
+            fields = len(line.split())
+            if fields == 0:
+                continue
+            if fields != dim + 1:
+                raise TextcnnError(f"{fields - 1} values where the header says {dim}", fix, file=p, line=number)
+            lines += 1
+    if lines != count:
+        raise TextcnnError(f"the header says {count} vectors but the file has {lines}",
+                           "fix the count in the first line", file=p, line=1)
 
 
 class _Sentences:

@@ -110,7 +110,7 @@ def test_mixed_precision_trains_and_saves(inputs, tmp_path, precision):
     model = keras.saving.load_model(tmp_path / "m" / "model.keras", safe_mode=True)
     assert model.get_layer("conv_2").dtype_policy.name == precision
     assert summary["steps"] == 19
-    keras.mixed_precision.set_dtype_policy("float32")
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # the process-wide policy is restored
 
 
 @pytest.mark.parametrize("kw, match", [

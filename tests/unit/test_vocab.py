@@ -95,8 +95,9 @@ def test_train_word2vec(data, tmp_path):
 
 @pytest.mark.parametrize("content, match", [
     ("国 0.1 0.2\n", "bad header"),
-    ("2 3\n国 0.1 0.2 0.3\n新 0.1 0.2\n", "cannot read the vectors"),
-    ("3 2\n国 0.1 0.2\n新 0.1 0.2\n", "the header says 3 vectors but the file has 2"),
+    ("2 3\n国 0.1 0.2 0.3\n新 0.1 0.2\n", ":3: 2 values where the header says 3"),
+    ("3 2\n国 0.1 0.2\n新 0.1 0.2\n", ":1: the header says 3 vectors but the file has 2"),
+    ("2 2\n国 0.1 0.2\n新 0.1 abc\n", "cannot read the vectors"),
     ("2 2\n国 0.1 nan\n新 0.1 0.2\n", "the vector of '国' holds NaN or Inf"),
     ("2 2\n国 0.1 0.2\n新 inf 0.2\n", "the vector of '新' holds NaN or Inf"),
 ])
