@@ -79,13 +79,11 @@ def run(cfg: CleanConfig) -> dict:
     for split, table in tables.items():
         with artifacts.atomic_path(out / f"{split}.parquet") as tmp:
             pq.write_table(table, tmp, compression="zstd")
-    for name in ("stopwords", "user_dict"):
-        if getattr(cfg, name):
-            with artifacts.atomic_path(out / f"{name}.txt") as tmp:
-                if name == "stopwords":
-                    tmp.write_text("".join(w + "\n" for w in stopwords.to_pylist()), encoding="utf-8")
-                else:
-                    shutil.copyfile(cfg.user_dict, tmp)
+    if stopwords is not None:
+        artifacts.write_text(out / "stopwords.txt", "".join(w + "\n" for w in stopwords.to_pylist()))
+    if cfg.user_dict:
+        with artifacts.atomic_path(out / "user_dict.txt") as tmp:
+            shutil.copyfile(cfg.user_dict, tmp)
     artifacts.write_manifest(out, "clean", splits=sorted(tables), preprocessing=preprocessing(cfg))
     return report
 
@@ -114,16 +112,18 @@ def _load_stopwords(cfg: CleanConfig) -> pa.Array | None:
         return None
     # Stopwords go through the same normalisation as the texts, so they match their tokens.
     words = text.normalize(read_word_list(cfg.stopwords, "stopword"), cfg.lowercase)
-    return pc.unique(words.filter(pc.not_equal(words, "")))
+    words = pc.unique(words.filter(pc.not_equal(words, "")))
+    if not len(words):
+        raise TextcnnError("the stopword file lists no words", "add words, one a line, or drop --stopwords",
+                           file=cfg.stopwords)
+    return words
 
 
 def _load_jieba(user_dict: str | None) -> None:
     from . import segment
 
     if user_dict:
-        from .readers import check_file
-        check_file(Path(user_dict))
-        read_word_list(user_dict, "user dictionary")  # same UTF-8 check and message as stopwords
+        read_word_list(user_dict, "user dictionary")  # the same file and UTF-8 checks as stopwords
     try:
         segment.configure(user_dict)
     except (ValueError, IndexError) as e:
@@ -139,21 +139,21 @@ def _read_split(path: Path, cfg: CleanConfig, stopwords) -> tuple[pa.Table, list
         rejects += [(str(path), line, reason, content) for line, reason, content in chunk.rejects]
         if not chunk.lines:
             continue
-        raw = np.array([f"{lab}\t{t}" for lab, t in zip(chunk.labels, chunk.texts)], dtype=object)
         too_long = np.fromiter((len(t) > cfg.max_chars for t in chunk.texts), bool, len(chunk.texts))
         # Long texts are rejected before normalising so one huge line costs nothing more.
         keep_texts = [t if not long else "" for t, long in zip(chunk.texts, too_long)]
         labels = text.normalize(chunk.labels)
         normalised, tokens = text.preprocess(keep_texts, cfg.tokenizer, cfg.lowercase, stopwords,
                                              workers=cfg.workers, progress=not cfg.quiet)
-        reason = np.full(len(raw), "", dtype=object)
+        reason = np.full(len(chunk.lines), "", dtype=object)
         reason[pc.equal(pc.list_value_length(tokens), 0).to_numpy(zero_copy_only=False)] = "no_tokens"
         reason[pc.equal(normalised, "").to_numpy(zero_copy_only=False)] = "empty_text"
         reason[too_long] = "too_long"
         reason[pc.equal(labels, "").to_numpy(zero_copy_only=False)] = "empty_label"
         bad = reason != ""
         lines = np.asarray(chunk.lines, dtype=np.int64)
-        rejects += [(str(path), int(n), r, shown(c)) for n, r, c in zip(lines[bad], reason[bad], raw[bad])]
+        rejects += [(str(path), int(lines[i]), reason[i], shown(f"{chunk.labels[i]}\t{chunk.texts[i]}"))
+                    for i in np.flatnonzero(bad)]
         good = pa.array(~bad)
         parts.append(pa.table([labels.filter(good), normalised.filter(good), tokens.filter(good),
                                pa.array(lines[~bad])], schema=SCHEMA))

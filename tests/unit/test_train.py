@@ -129,3 +129,18 @@ def test_data_and_vocab_must_share_preprocessing(inputs, tmp_path):
                           quiet=True))
     with pytest.raises(TextcnnError, match="tokenised with .*jieba.*but the vocabulary with .*char"):
         train.run(TrainConfig(data=str(tmp_path / "words"), vocab=str(inputs / "vocab"), out=str(tmp_path / "m")))
+
+
+def test_tensorboard_logs_hold_curves_and_gradient_summaries(sample_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def tags(name):
+        acc = EventAccumulator(str(sample_run["model"] / "tensorboard" / name), size_guidance={"tensors": 0})
+        acc.Reload()
+        return acc.Tags()["tensors"]
+
+    train_tags = tags("train")
+    assert {"loss", "accuracy", "learning_rate"} <= set(train_tags)
+    assert any(t.startswith("gradients/") for t in train_tags)
+    assert any(t.startswith("gradient_sparsity/") for t in train_tags)
+    assert {"loss", "accuracy", "macro_f1"} <= set(tags("dev"))
