@@ -244,7 +244,9 @@ def _check_report(cfg: CleanConfig, report: dict, tables: dict, out: Path) -> No
     """Fail on too many rejects or an empty split (report.json and rejects.tsv are written)."""
     for split, f in report["files"].items():
         # The accounting invariant: every input line is written or rejected, nothing else.
-        written = len(tables[split]) + (len(tables["dev"]) if split == "train" and report["dev_split_from_train"] else 0)
+        written = len(tables[split])
+        if split == "train" and report["dev_split_from_train"]:
+            written += len(tables["dev"])
         assert f["input_lines"] == written + f["rejected"], (split, f, written)
         counted = f["rejected"] - f["rejected_by_reason"].get("duplicate", 0)
         if f["input_lines"] and counted / f["input_lines"] > cfg.max_reject_ratio:

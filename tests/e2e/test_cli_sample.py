@@ -1,7 +1,6 @@
 """The six CLI steps on examples/sample, as the README shows them, plus every documented failure."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys

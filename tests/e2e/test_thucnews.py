@@ -27,5 +27,6 @@ def test_reference_configuration_reaches_the_pytorch_accuracy(tmp_path):
     assert metrics["accuracy"] >= TARGET, metrics["accuracy"]
     run_cli("export", "--model", tmp_path / "model", "--vocab", tmp_path / "vocab", "--out", tmp_path / "export",
             "--metrics", tmp_path / "eval", "--min-accuracy", str(TARGET))
-    out = run_cli("predict", "--model", tmp_path / "export", input="詹姆斯砍下40分率队逆转\n教育部：今年高考报名人数再创新高\n")
+    out = run_cli("predict", "--model", tmp_path / "export",
+                  input="詹姆斯砍下40分率队逆转\n教育部：今年高考报名人数再创新高\n")
     assert [line.split("\t")[0] for line in out.stdout.splitlines()] == ["体育", "教育"]

@@ -206,3 +206,7 @@ def test_stopwords_in_gbk(tmp_path):
 def test_user_dict_needs_jieba(tmp_path):
     fails(tmp_path, "--user-dict only applies to --tokenizer jieba", train=GOOD,
           user_dict=write(tmp_path, "d.txt", "大模型 5 n\n"))
+
+
+def test_stopword_file_without_words(tmp_path):
+    fails(tmp_path, "the stopword file lists no words", train=GOOD, stopwords=write(tmp_path, "stop.txt", " \n\n"))

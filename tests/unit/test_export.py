@@ -13,7 +13,8 @@ from textcnn.errors import GateFailed, TextcnnError
 from textcnn.features import Vocabulary
 
 ODD_TEXTS = [
-    "Ｆ１赛车：中国站！", "  多个   空格\t和\t制表符 ", "零宽\u200b字符\x00与控制符", "①②③ ㎏ ﬁ", "\uf900\u3000全角空格",
+    "Ｆ１赛车：中国站！", "  多个   空格\t和\t制表符 ", "零宽\u200b字符\x00与控制符", "①②③ ㎏ ﬁ",
+    "\uf900\u3000全角空格",
     "iPhone ＡＩ NBA", "中文\u2028分隔", "emoji 😀 和 𠀀", "", "   ", "ÀÉÎ façade Straße",
 ]
 

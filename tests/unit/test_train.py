@@ -104,7 +104,7 @@ def test_early_stopping_keeps_the_best_weights(inputs, tmp_path):
     assert summary["best_dev"]["epoch"] == 0
 
 
-@pytest.mark.parametrize("precision", ["mixed_bfloat16"])
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains_and_saves(inputs, tmp_path, precision):
     summary = fit(inputs, tmp_path / "m", epochs=1, precision=precision, xla=True)
     model = keras.saving.load_model(tmp_path / "m" / "model.keras", safe_mode=True)
