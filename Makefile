@@ -1,4 +1,4 @@
-# Two entry points on a fresh machine: `make run` (the demo on examples/sample) and `make test`.
+# Two entry points on a fresh machine: `make run` (the pipeline on examples/sample) and `make test`.
 # Each creates .venv and installs the package with pinned dependencies on first use.
 
 PYTHON ?= python3.11
@@ -6,10 +6,17 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SAMPLE := examples/sample
-RUN    ?= runs/sample
+DATA   ?= $(SAMPLE)
+WORKSPACE ?= runs/pipeline
+DEMO   ?= runs/sample
+PIPELINE_YAML ?= build/textcnn_pipeline.yaml
+MLFLOW_DB ?= mlflow.db
+MLFLOW_PORT ?= 5000
+RUN_ARGS ?=
+COMPILE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast clean-runs
+.PHONY: install run demo-cli compile mlflow-ui test test-fast clean-runs
 
 install: $(STAMP)
 
@@ -20,15 +27,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The five steps on the sample with their defaults, then predictions for two raw headlines.
+# The main job: the whole KFP pipeline on this machine (kfp.local), MLflow in ./mlflow.db unless
+# MLFLOW_TRACKING_URI says otherwise. DATA: a folder with train.tsv and optional dev.tsv, test.tsv.
 run: $(STAMP)
-	rm -rf $(RUN)
-	$(BIN)/textcnn clean --train $(SAMPLE)/train.tsv --dev $(SAMPLE)/dev.tsv --test $(SAMPLE)/test.tsv --out $(RUN)/data --quiet
-	$(BIN)/textcnn vocab --data $(RUN)/data --out $(RUN)/vocab
-	$(BIN)/textcnn train --data $(RUN)/data --vocab $(RUN)/vocab --out $(RUN)/model --quiet
-	$(BIN)/textcnn evaluate --data $(RUN)/data --vocab $(RUN)/vocab --model $(RUN)/model --out $(RUN)/eval
-	$(BIN)/textcnn export --model $(RUN)/model --vocab $(RUN)/vocab --out $(RUN)/export
-	printf '国足客场两球击败对手，晋级世界杯预选赛下一轮\n央行下调存款准备金率，股市应声上涨\n' | $(BIN)/textcnn predict --model $(RUN)/export --top-k 2
+	$(BIN)/textcnn-pipeline run --data $(DATA) --workspace $(WORKSPACE) $(RUN_ARGS)
+
+# The same five steps one by one with the CLI, then predictions for two raw headlines.
+demo-cli: $(STAMP)
+	rm -rf $(DEMO)
+	$(BIN)/textcnn clean --train $(SAMPLE)/train.tsv --dev $(SAMPLE)/dev.tsv --test $(SAMPLE)/test.tsv --out $(DEMO)/data --quiet
+	$(BIN)/textcnn vocab --data $(DEMO)/data --out $(DEMO)/vocab
+	$(BIN)/textcnn train --data $(DEMO)/data --vocab $(DEMO)/vocab --out $(DEMO)/model --quiet
+	$(BIN)/textcnn evaluate --data $(DEMO)/data --vocab $(DEMO)/vocab --model $(DEMO)/model --out $(DEMO)/eval
+	$(BIN)/textcnn export --model $(DEMO)/model --vocab $(DEMO)/vocab --out $(DEMO)/export
+	printf '国足客场两球击败对手，晋级世界杯预选赛下一轮\n央行下调存款准备金率，股市应声上涨\n' | $(BIN)/textcnn predict --model $(DEMO)/export --top-k 2
+
+# The pipeline's IR YAML, for the Kubeflow UI or `textcnn-pipeline submit --package`.
+compile: $(STAMP)
+	$(BIN)/textcnn-pipeline compile --output $(PIPELINE_YAML) $(COMPILE_ARGS)
+
+# The MLflow UI over the local store that `make run` logs to.
+mlflow-ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(MLFLOW_DB)) --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -38,4 +58,4 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 clean-runs:
-	rm -rf runs
+	rm -rf runs build mlflow.db mlartifacts

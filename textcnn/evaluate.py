@@ -2,8 +2,8 @@
 
 Outputs (in --out): metrics.json (accuracy, macro/weighted precision, recall, F1, macro F-beta,
 per class), classification_report.txt, confusion_matrix.csv and .png, predictions.tsv (line,
-text, true, predicted, probability), mistakes.tsv (the most confident wrong predictions), and
-the textcnn.json manifest.
+text, true, predicted, probability), mistakes.tsv (the most confident wrong predictions),
+report.html (all of it on one page) and the textcnn.json manifest.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def run(cfg: EvaluateConfig) -> dict:
     wrong = np.flatnonzero(y != y_pred)
     worst = wrong[np.argsort(-confidence[wrong], kind="stable")][: cfg.top_mistakes]
     artifacts.write_text(out / "mistakes.tsv", _tsv([rows[0]] + [rows[i + 1] for i in worst]))
+    artifacts.write_text(out / "report.html", html_report(metrics, out / "confusion_matrix.png",
+                                                          [rows[i + 1] for i in worst]))
     artifacts.write_manifest(out, "evaluate", config=asdict(cfg), accuracy=metrics["accuracy"])
     return metrics
 
@@ -70,6 +72,34 @@ def load_model_manifest(model: str | Path, vocab: Vocabulary) -> dict:
                            f"{len(meta['labels'])} labels; {vocab.folder} has {len(vocab.tokens)} and "
                            f"{len(vocab.labels)})", "pass the --vocab the model was trained with", file=model)
     return meta
+
+
+def html_report(metrics: dict, matrix_png: Path, mistakes: list[list[str]]) -> str:
+    """One self-contained page: headline metrics, per-class table, confusion matrix, top mistakes."""
+    import base64
+    from html import escape
+
+    head = ["accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "macro_fbeta", "loss"]
+    cells = "".join(f"<tr><th>{escape(k)}</th><td>{metrics[k]:.4f}</td></tr>" for k in head)
+    per_class = "".join(
+        f"<tr><td>{escape(lab)}</td><td>{m['precision']:.4f}</td><td>{m['recall']:.4f}</td>"
+        f"<td>{m['f1']:.4f}</td><td>{m['support']}</td></tr>" for lab, m in metrics["per_class"].items())
+    wrong = "".join(f"<tr><td>{escape(r[0])}</td><td>{escape(r[1])}</td><td>{escape(r[2])}</td>"
+                    f"<td>{escape(r[3])}</td><td>{escape(r[4])}</td></tr>" for r in mistakes)
+    png = base64.b64encode(matrix_png.read_bytes()).decode()
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>textcnn evaluation: {escape(metrics['split'])}</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;margin-bottom:1.5em}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}</style></head><body>
+<h1>Evaluation on {escape(metrics['split'])} ({metrics['examples']} examples)</h1>
+<table>{cells}</table>
+<h2>Per class</h2>
+<table><tr><th>label</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>{per_class}</table>
+<h2>Confusion matrix</h2><img alt="confusion matrix" src="data:image/png;base64,{png}">
+<h2>Most confident mistakes</h2>
+<table><tr><th>line</th><th>text</th><th>true</th><th>predicted</th><th>probability</th></tr>{wrong}</table>
+</body></html>
+"""
 
 
 def _matrix_csv(matrix: np.ndarray, labels: list[str]) -> str:

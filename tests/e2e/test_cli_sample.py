@@ -15,15 +15,15 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """`make run` into a temporary folder: the README's first command."""
-    run = tmp_path_factory.mktemp("make_run") / "sample"
-    proc = subprocess.run(["make", "--no-print-directory", "run", f"RUN={run}", f"BIN={BIN}", "STAMP="],
+    """`make demo-cli` into a temporary folder: the five steps and predict, as the README shows them."""
+    run = tmp_path_factory.mktemp("demo_cli") / "sample"
+    proc = subprocess.run(["make", "--no-print-directory", "demo-cli", f"DEMO={run}", f"BIN={BIN}", "STAMP="],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return run, proc.stdout
 
 
-def test_make_run_goes_through_all_six_steps(demo):
+def test_make_demo_cli_goes_through_all_six_steps(demo):
     run, stdout = demo
     for step in ("clean", "vocab", "train", "evaluate", "export"):
         assert json.loads((run / {"clean": "data", "vocab": "vocab", "train": "model", "evaluate": "eval",

@@ -15,15 +15,15 @@ def block_after(heading_text: str, lang: str) -> str:
 
 def commands(text: str) -> list[str]:
     joined = text.replace("\\\n", " ")
-    return [" ".join(line.split()) for line in joined.splitlines() if line.strip()]
+    return [" ".join(line.split()) for line in joined.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def test_make_run_block_matches_the_makefile():
+def test_cli_demo_block_matches_the_makefile():
     makefile = (ROOT / "Makefile").read_text()
-    recipe = makefile[makefile.index("\nrun:"):makefile.index("\ntest:")]
-    recipe = recipe.replace("$(BIN)/", "").replace("$(SAMPLE)", "examples/sample").replace("$(RUN)", "runs/sample")
+    recipe = makefile[makefile.index("\ndemo-cli:"):makefile.index("\ncompile:")]
+    recipe = recipe.replace("$(BIN)/", "").replace("$(SAMPLE)", "examples/sample").replace("$(DEMO)", "runs/sample")
     expected = [c for c in commands(recipe.replace("\t", "")) if "textcnn" in c]
-    documented = [c for c in commands(block_after("What `make run` runs", "sh")) if "textcnn" in c]
+    documented = [c for c in commands(block_after("What `make demo-cli` runs", "sh")) if "textcnn" in c]
     assert len(expected) == 6 and documented == expected
 
 

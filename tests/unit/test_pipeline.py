@@ -1,0 +1,97 @@
+"""The compiled pipeline: loads back, five steps in order, GPU and toleration on train, the gate, no secrets."""
+
+import re
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    from textcnn_pipeline.cli import main
+
+    out = tmp_path_factory.mktemp("compile") / "pipeline.yaml"
+    assert main(["compile", "--output", str(out), "--toleration", "nvidia.com/gpu:NoSchedule",
+                 "--with", "pretrained"]) == 0
+    return out
+
+
+def documents(path):
+    """The pipeline spec and, with Kubernetes settings, the platform spec (a second YAML document)."""
+    docs = list(yaml.safe_load_all(path.read_text()))
+    return docs[0], (docs[1] if len(docs) > 1 else {})
+
+
+def test_loads_back_as_a_component(compiled):
+    from kfp import components
+
+    loaded = components.load_component_from_file(str(compiled))
+    assert loaded.name == "textcnn"
+    assert {"train_uri", "dev_uri", "test_uri", "pretrained_uri", "seq_len", "min_accuracy",
+            "mlflow_experiment", "registered_model_name"} <= set(loaded.component_spec.inputs)
+
+
+def test_five_steps_in_order_with_the_gate_before_export(compiled):
+    doc, _ = documents(compiled)
+    tasks = doc["root"]["dag"]["tasks"]
+    needs = {name: set(t.get("dependentTasks", [])) for name, t in tasks.items()}
+    assert needs["vocab"] >= {"clean"} and needs["train"] >= {"clean", "vocab"}
+    assert needs["evaluate"] >= {"clean", "vocab", "train"}
+    gate = next(t for t in tasks.values() if "triggerPolicy" in t)
+    assert "evaluate-Output" in gate["triggerPolicy"]["condition"] and "min_accuracy" in gate["triggerPolicy"]["condition"]
+    assert "evaluate" in gate["dependentTasks"]
+    inner = doc["components"][gate["componentRef"]["name"]]["dag"]["tasks"]
+    assert list(inner) == ["export"]
+
+
+def test_train_asks_for_a_gpu_cpu_memory_and_tolerates_the_taint(compiled):
+    doc, platform = documents(compiled)
+    executor = doc["deploymentSpec"]["executors"]["exec-train"]["container"]
+    assert executor["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
+    assert executor["resources"]["accelerator"]["resourceCount"] == "1"
+    assert executor["resources"]["resourceCpuRequest"] == "4" and executor["resources"]["resourceMemoryLimit"] == "16Gi"
+    tolerations = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]["tolerations"]
+    assert tolerations == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
+    for other in ("exec-clean", "exec-vocab", "exec-evaluate", "exec-export"):
+        assert "accelerator" not in doc["deploymentSpec"]["executors"][other]["container"].get("resources", {})
+
+
+def test_no_secrets_in_the_compiled_pipeline(compiled, monkeypatch):
+    text = compiled.read_text()
+    assert not re.search(r"(?i)(password|secret_key|access_key|api[_-]?key|token)\s*[:=]\s*\S", text)
+    assert "MLFLOW_TRACKING_URI" not in text and "sqlite:" not in text and "http://" not in text
+
+
+def test_every_pipeline_parameter_is_documented_in_the_readme():
+    from textcnn_pipeline.pipeline import step_parameters
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Pipeline parameters"):]
+    for name in list(step_parameters()) + ["train_uri", "dev_uri", "test_uri", "pretrained_uri", "stopwords_uri",
+                                           "user_dict_uri"]:
+        assert f"`{name}`" in section, name
+
+
+def test_param_pairs_and_config_files_become_typed_parameters(tmp_path):
+    from textcnn.errors import TextcnnError
+    from textcnn_pipeline.cli import parse_params
+
+    (tmp_path / "c.yaml").write_text("train: {seq_len: 32, filter_sizes: [2, 3]}\npipeline: {min_accuracy: 0.5}\n")
+    params = parse_params(["epochs=2", "xla=true", "lr=0.01"], str(tmp_path / "c.yaml"))
+    assert params == {"seq_len": 32, "filter_sizes": "2,3", "min_accuracy": 0.5, "epochs": 2, "xla": True,
+                      "lr": 0.01}
+    with pytest.raises(TextcnnError, match="--param 'nope=1' is not NAME=VALUE"):
+        parse_params(["nope=1"])
+    with pytest.raises(TextcnnError, match="epochs must be a whole number"):
+        parse_params(["epochs=two"])
+
+
+def test_the_thucnews_config_sets_pipeline_parameters():
+    from textcnn_pipeline.cli import parse_params
+
+    params = parse_params(["epochs=3"], str(ROOT / "examples" / "thucnews.yaml"))
+    assert params == {"tokenizer": "char", "min_count": 1, "variant": "non-static", "seq_len": 32,
+                      "filter_sizes": "2,3,4", "num_filters": 256, "batch_size": 128, "lr": 0.001, "dropout": 0.5,
+                      "epochs": 3, "early_stop_patience": 2, "eval_every": 200, "checkpoint_every": 200}
