@@ -1,8 +1,9 @@
 """MLflow tracking of pipeline runs: one parent run per pipeline run, one nested run per step.
 
-Steps stay free of MLflow: each step writes its output folder, and `log_step` logs what that
-folder holds (parameters, metrics, curves, artifacts) into the step's run. So what MLflow
-shows is exactly what the step wrote, and a step's work never depends on the tracking server.
+Steps stay free of MLflow: each step writes its output folder, and `log_step` then logs what
+that folder holds (parameters, metrics, curves, artifacts) into the step's run, so what MLflow
+shows is exactly what the step wrote. The server is checked once when a step starts (one clear
+error instead of a traceback in the middle of training).
 
 The tracking server comes from MLFLOW_TRACKING_URI (MLflow's default otherwise). Where the
 KFP MLflow integration has already set MLFLOW_RUN_ID in the pod, steps log into that run
