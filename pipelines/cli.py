@@ -108,7 +108,7 @@ def cmd_run(args) -> int:
         if getattr(args, name):
             data[name] = getattr(args, name)
     params = parse_params(args.param, args.config)
-    result = run_local(data, params, args.workspace)
+    result = run_local(data, params, args.workspace, args.runner)
     print(summary_text(result))
     return 0
 
@@ -204,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in OPTIONAL_INPUTS:
         r.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"{name.replace('_', ' ')} file")
     r.add_argument("--workspace", default="runs/pipeline", help="task outputs go here (default: runs/pipeline)")
+    r.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
+                   help="subprocess: components run in this Python environment (default); docker: each in its "
+                   "image through the Docker API (Docker, or podman's socket in DOCKER_HOST; needs an MLflow server)")
     param_options(r)
     r.set_defaults(func=cmd_run)
 

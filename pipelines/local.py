@@ -18,8 +18,13 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(DEFAULT_STORE).resolve()}"
 
 
-def run_local(data: dict[str, str], params: dict, workspace: str | Path = "runs/pipeline") -> dict:
-    """Run the pipeline on `data` ({input: path}); return where things are and the test metrics."""
+def run_local(data: dict[str, str], params: dict, workspace: str | Path = "runs/pipeline",
+              runner: str = "subprocess") -> dict:
+    """Run the pipeline on `data` ({input: path}); return where things are and the test metrics.
+
+    runner "subprocess" runs the components in this Python environment; "docker" runs each in its
+    image through the Docker API (Docker, or podman's compatible socket via DOCKER_HOST).
+    """
     from kfp import local
 
     from textcnn import tracking
@@ -36,8 +41,11 @@ def run_local(data: dict[str, str], params: dict, workspace: str | Path = "runs/
     run = tracking.PipelineRun(experiment, params.get("mlflow_parent_run_id", ""))
     parent = run.parent_run_id() if params.get("mlflow_parent_run_id") else _create_parent(run, started, data)
     workspace = Path(workspace).resolve()
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(workspace / "outputs"),
-               workspace_root=str(workspace / "workspace"))
+    if runner == "docker":
+        kfp_runner, data = _docker_runner(data, workspace / "outputs")
+    else:
+        kfp_runner = local.SubprocessRunner(use_venv=False)
+    local.init(runner=kfp_runner, pipeline_root=str(workspace / "outputs"), workspace_root=str(workspace / "workspace"))
     pipeline = build_pipeline(tuple(data))
     arguments = {f"{k}_uri": str(Path(v).resolve()) for k, v in data.items()}
     try:
@@ -47,6 +55,34 @@ def run_local(data: dict[str, str], params: dict, workspace: str | Path = "runs/
         raise
     run.finish(True)
     return _summary(parent, experiment, workspace / "outputs", started)
+
+
+def _docker_runner(data: dict, outputs: Path):
+    """A DockerRunner whose containers see the inputs and reach the tracking server like this process."""
+    import shutil
+
+    from kfp import local
+
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    if not uri.startswith(("http://", "https://")):
+        raise TextcnnError(f"--runner docker needs an MLflow server, not {uri}",
+                           "start one (e.g. `mlflow server`) and set MLFLOW_TRACKING_URI=http://...")
+    try:
+        import docker  # noqa: F401  (the Docker API client DockerRunner uses)
+    except ImportError:
+        raise TextcnnError("--runner docker needs the docker package", "pip install docker") from None
+    # Containers see only the pipeline root (mounted at the same path), so the inputs go there.
+    inputs = outputs / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    copied = {}
+    for name, path in data.items():
+        copied[name] = str(inputs / f"{name}{Path(path).suffix}")
+        shutil.copyfile(path, copied[name])
+    # KFP's command is the whole program (as a pod's command is on Kubernetes), so the image's
+    # ENTRYPOINT (`textcnn`) is cleared; the container runs as this user to write the outputs.
+    runner = local.DockerRunner(entrypoint=[""], network_mode="host", user=f"{os.getuid()}:{os.getgid()}",
+                                environment={"MLFLOW_TRACKING_URI": uri, "HOME": "/tmp"})
+    return runner, copied
 
 
 def _create_parent(run, started: _dt.datetime, data: dict) -> str:

@@ -26,6 +26,13 @@ RUN_IDENTITY = {"kfp_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER, "kfp_run_name": d
 _TYPES = {"String": str, "Integer": int, "Float": float, "Boolean": bool}
 
 
+# The Kubernetes objects the tasks read (manifests/pipeline-namespace, manifests/overlays).
+MLFLOW_CONFIG_MAP = "textcnn-mlflow"        # MLFLOW_TRACKING_URI
+MLFLOW_AUTH_SECRET = "textcnn-mlflow-auth"  # optional credentials
+MLFLOW_AUTH_KEYS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+GPU_POOL_LABEL = "textcnn.dev/gpu-node-pool"  # a PodDefault may add tolerations / node selector
+
+
 @dataclass(frozen=True)
 class Resources:
     """What the train task asks the cluster for (kfp.local ignores all of it)."""
@@ -68,6 +75,7 @@ def build_pipeline(inputs: tuple[str, ...] = ("train", "dev", "test"), resources
         def run(step: str, **artifacts):
             accepted = STEPS[step].component_spec.inputs
             task = STEPS[step](**artifacts, **RUN_IDENTITY, **{k: v for k, v in p.items() if k in accepted})
+            _mlflow_environment(task)
             return task.set_display_name(step)
 
         data = {i: dsl.importer(artifact_uri=p[f"{i}_uri"], artifact_class=dsl.Dataset, reimport=False)
@@ -91,12 +99,22 @@ def build_pipeline(inputs: tuple[str, ...] = ("train", "dev", "test"), resources
                         "evaluate, export; logged to MLflow.")(pipeline)
 
 
+def _mlflow_environment(task) -> None:
+    """Where MLflow is, from the pipeline namespace's ConfigMap (and optional Secret), never the YAML."""
+    kubernetes.use_config_map_as_env(task, config_map_name=MLFLOW_CONFIG_MAP,
+                                     config_map_key_to_env={"MLFLOW_TRACKING_URI": "MLFLOW_TRACKING_URI"},
+                                     optional=True)
+    kubernetes.use_secret_as_env(task, secret_name=MLFLOW_AUTH_SECRET,
+                                 secret_key_to_env={k: k for k in MLFLOW_AUTH_KEYS}, optional=True)
+
+
 def _request_resources(task, resources: Resources) -> None:
     task.set_cpu_request(resources.cpu).set_memory_request(resources.memory).set_memory_limit(resources.memory)
     if resources.gpu:
         task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
     if resources.toleration:
         kubernetes.add_toleration(task, **resources.toleration)
+    kubernetes.add_pod_label(task, GPU_POOL_LABEL, "true")
 
 
 def _docstring(uris: list[inspect.Parameter]) -> str:

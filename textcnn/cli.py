@@ -43,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, cls in STEP_CONFIGS.items():
         sub = steps.add_parser(name, help=DESCRIPTIONS[name], description=DESCRIPTIONS[name])
         sub.add_argument("--config", metavar="YAML", help=f"YAML file whose `{name}:` section sets options")
+        if name != "predict":
+            sub.add_argument("--mlflow-experiment", metavar="NAME",
+                             help="log this step to MLflow (server: MLFLOW_TRACKING_URI) in this experiment")
+            sub.add_argument("--mlflow-parent-run", metavar="RUN_ID",
+                             help="with --mlflow-experiment: log as a nested run of this run (a pipeline run)")
+        if name == "export":
+            sub.add_argument("--registered-model-name", metavar="NAME", default="textcnn",
+                             help="with --mlflow-experiment: register the export under this name (default: textcnn)")
         kinds = field_kinds(cls)
         for f in dataclasses.fields(cls):
             _add_option(sub, f, kinds[f.name])
@@ -83,11 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter off the terminal
     sys.stdout.reconfigure(line_buffering=True)  # progress reaches logs (CI, kubectl logs) as it happens
     args = build_parser().parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k not in ("step", "config")}
+    cli_only = ("step", "config", "mlflow_experiment", "mlflow_parent_run", "registered_model_name")
+    overrides = {k: v for k, v in vars(args).items() if k not in cli_only}
     try:
         cfg = resolve(args.step, args.config, overrides)
         _quiet_libraries()
-        result = _step(args.step)(cfg)
+        if getattr(args, "mlflow_experiment", None):
+            result = _run_tracked(args, cfg)
+        else:
+            result = _step(args.step)(cfg)
         if args.step != "predict":
             print(summarise(args.step, cfg, result))
         return 0
@@ -102,12 +114,33 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _run_tracked(args, cfg) -> dict:
+    """Run the step and log it to MLflow, as the pipeline's components do."""
+    from . import tracking
+
+    with tracking.single_step(args.step, cfg, args.mlflow_experiment, args.mlflow_parent_run or "") as run:
+        result = _step(args.step)(cfg)
+        if args.step == "export":
+            accuracy = None
+            if cfg.metrics:
+                from .artifacts import read_json
+                accuracy = read_json(f"{cfg.metrics}/metrics.json")["accuracy"]
+            registered = run.register(result["path"], args.registered_model_name, accuracy)
+            print(f"MLflow: registered {registered['name']} version {registered['version']} ({registered['alias']})")
+        else:
+            run.log(cfg.out)
+        print(f"MLflow: run {run.run_id} in experiment {args.mlflow_experiment} at {tracking.tracking_uri()}")
+    return result
+
+
 def _quiet_libraries() -> None:
     import logging
     import warnings
 
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    logging.getLogger("absl").setLevel(logging.ERROR)
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in ("mlflow", "alembic"):  # database migrations and the like are not the user's news
+        logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="keras")
 
 

@@ -64,6 +64,10 @@ def ensure_experiment(name: str) -> str:
     """
     from mlflow.exceptions import MlflowException
 
+    if "MLFLOW_TRACKING_URI" not in os.environ and "KUBERNETES_SERVICE_HOST" in os.environ:
+        # In a pod, MLflow's default (a SQLite file in the container) would silently lose everything.
+        raise TextcnnError("MLFLOW_TRACKING_URI is not set in this pod",
+                           "apply manifests/pipeline-namespace (ConfigMap textcnn-mlflow) in the pipeline's namespace")
     uri = tracking_uri()
     try:
         with _quick_failure():
@@ -132,7 +136,7 @@ class PipelineRun:
                 PARENT_TAG: parent, STEP_TAG: name, KFP_RUN_TAG: self.kfp_run_id}).info.run_id
         else:
             run_id = parent
-        params = {k: v for k, v in asdict(cfg).items() if k not in NOT_PARAMS}
+        params = _params(cfg)
         # The parent holds every step's settings, so they carry the step's name.
         _log_params(parent, {f"{name}.{k}": v for k, v in params.items()})
         if run_id != parent:
@@ -148,6 +152,29 @@ class PipelineRun:
             c.set_terminated(run_id, "FINISHED")
         if finishes_pipeline:
             self.finish(True)
+
+
+@contextlib.contextmanager
+def single_step(name: str, cfg, experiment: str, parent_run_id: str = "") -> Iterator["StepRun"]:
+    """MLflow for a step run by hand (`textcnn <step> --mlflow-experiment`): a run of its own, or a
+    nested run when a parent run id is given (or the KFP integration set MLFLOW_RUN_ID)."""
+    if parent_run_id or os.environ.get("MLFLOW_RUN_ID"):
+        with PipelineRun(experiment, parent_run_id).step(name, cfg) as run:
+            yield run
+        return
+    c = client()
+    run_id = c.create_run(ensure_experiment(experiment), run_name=name, tags={STEP_TAG: name}).info.run_id
+    _log_params(run_id, _params(cfg))
+    try:
+        yield StepRun(name, run_id, run_id)
+    except BaseException:
+        c.set_terminated(run_id, "FAILED")
+        raise
+    c.set_terminated(run_id, "FINISHED")
+
+
+def _params(cfg) -> dict:
+    return {k: v for k, v in asdict(cfg).items() if k not in NOT_PARAMS}
 
 
 class StepRun:
