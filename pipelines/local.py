@@ -12,6 +12,12 @@ from textcnn.errors import TextcnnError
 DEFAULT_STORE = "mlflow.db"
 
 
+class PipelineFailed(TextcnnError):
+    """A task of the pipeline failed (its own log says why): exit status 1."""
+
+    exit_code = 1
+
+
 def default_tracking_uri() -> str:
     """MLFLOW_TRACKING_URI, else a SQLite store `mlflow.db` in the working folder (absolute, so every
     step process finds the same file)."""
@@ -37,21 +43,23 @@ def run_local(data: dict[str, str], params: dict, workspace: str | Path = "runs/
     os.environ["MLFLOW_TRACKING_URI"] = default_tracking_uri()
     experiment = params.get("mlflow_experiment", "textcnn")
     started = _dt.datetime.now()
-    # Checked once, here: an unreachable tracking server stops the run before any work starts.
-    run = tracking.PipelineRun(experiment, params.get("mlflow_parent_run_id", ""))
-    parent = run.parent_run_id() if params.get("mlflow_parent_run_id") else _create_parent(run, started, data)
     workspace = Path(workspace).resolve()
     if runner == "docker":
         kfp_runner, data = _docker_runner(data, workspace / "outputs")
     else:
         kfp_runner = local.SubprocessRunner(use_venv=False)
+    # Checked once, here: an unreachable tracking server stops the run before any work starts.
+    run = tracking.PipelineRun(experiment, params.get("mlflow_parent_run_id", ""))
+    parent = run.parent_run_id() if params.get("mlflow_parent_run_id") else _create_parent(run, started, data)
     local.init(runner=kfp_runner, pipeline_root=str(workspace / "outputs"), workspace_root=str(workspace / "workspace"))
     pipeline = build_pipeline(tuple(data))
     arguments = {f"{k}_uri": str(Path(v).resolve()) for k, v in data.items()}
     try:
         pipeline(**arguments, **{**params, "mlflow_parent_run_id": parent})
-    except BaseException:
+    except BaseException as e:
         run.finish(False)
+        if isinstance(e, RuntimeError):  # kfp.local: a task failed; its log is above
+            raise PipelineFailed(str(e).strip().splitlines()[0], "see the failed task's log above") from None
         raise
     run.finish(True)
     return _summary(parent, experiment, workspace / "outputs", started)
@@ -67,10 +75,6 @@ def _docker_runner(data: dict, outputs: Path):
     if not uri.startswith(("http://", "https://")):
         raise TextcnnError(f"--runner docker needs an MLflow server, not {uri}",
                            "start one (e.g. `mlflow server`) and set MLFLOW_TRACKING_URI=http://...")
-    try:
-        import docker  # noqa: F401  (the Docker API client DockerRunner uses)
-    except ImportError:
-        raise TextcnnError("--runner docker needs the docker package", "pip install docker") from None
     # Containers see only the pipeline root (mounted at the same path), so the inputs go there.
     inputs = outputs / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)

@@ -93,3 +93,21 @@ def test_unreachable_mlflow_is_one_clear_error_before_any_work(tmp_path):
     assert len(lines) == 1 and "MLflow tracking at http://127.0.0.1:9 is not usable" in lines[0], proc.stderr
     assert time.monotonic() - started < 60
     assert not (tmp_path / "ws" / "outputs").exists()
+
+
+def test_a_failing_task_fails_the_run_in_one_line_and_in_mlflow(tmp_path):
+    import mlflow
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.tsv").write_text("no tab here\n" * 20, encoding="utf-8")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    proc = subprocess.run([str(BIN / "textcnn-pipeline"), "run", "--data", str(tmp_path / "data"),
+                           "--workspace", str(tmp_path / "ws")], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("textcnn-pipeline run: error:") and "see the failed task's log above" in last
+    assert "20 of 20 lines rejected" in proc.stdout + proc.stderr  # the clean task's own message
+    client = mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    (parent,) = client.search_runs([client.get_experiment_by_name("textcnn").experiment_id],
+                                   "attributes.run_name LIKE 'textcnn-local-%'")
+    assert parent.info.status == "FAILED"
