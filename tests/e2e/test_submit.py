@@ -31,7 +31,7 @@ def test_first_submit_uploads_the_pipeline_and_creates_a_run(tmp_path, capsys):
     params = run["runtime_config"]["parameters"]
     assert params["epochs"] == 3 and params["xla"] is True and params["train_uri"] == "gs://b/train.tsv"
     assert kfp.experiments[run["experiment_id"]]["display_name"] == "exp1"
-    doc = yaml.safe_load(compiled)
+    doc = next(yaml.safe_load_all(compiled))  # the pipeline spec; the platform spec follows
     assert doc["pipelineInfo"]["name"] == "textcnn"
 
 
@@ -45,7 +45,9 @@ def test_a_second_submit_adds_a_version_and_no_cache_sends_the_spec(tmp_path):
     assert len(kfp.experiments) == 1  # found by name the second time
     second = list(kfp.runs.values())[1]
     assert list(kfp.runs.values())[0].get("pipeline_spec") is None  # the first run refers to the stored version
-    tasks = second["pipeline_spec"]["root"]["dag"]["tasks"]
+    inline = second["pipeline_spec"]  # the pipeline spec with its Kubernetes platform spec
+    assert "kubernetes" in inline["platform_spec"]["platforms"]
+    tasks = inline["pipeline_spec"]["root"]["dag"]["tasks"]
     assert all(t.get("cachingOptions", {}).get("enableCache") is not True for t in tasks.values())
 
 
