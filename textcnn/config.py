@@ -122,6 +122,9 @@ class ExportConfig:
     version: Optional[int] = setting(None, "version number; default: one above the highest in --out")
     metrics: Optional[str] = setting(None, "output folder of `textcnn evaluate` for the --min-accuracy gate")
     min_accuracy: float = setting(0.0, "refuse to export when the evaluated accuracy is below this")
+    fold: str = setting("auto", "serve with the embedding folded into the convolutions (a table lookup "
+                        "instead of matrix multiplies; same outputs up to float rounding): auto = when the "
+                        "table (vocab x widths x filters floats) fits in 256 MiB", choices=("auto", "on", "off"))
     quiet: bool = setting(False, "no progress output")
 
 

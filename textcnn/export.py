@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 
-from . import artifacts, text
+from . import artifacts, folding, text
 from .config import ExportConfig
 from .errors import GateFailed, TextcnnError
 from .evaluate import load_model_manifest
@@ -50,6 +50,7 @@ def run(cfg: ExportConfig) -> dict:
     import tensorflow as tf
 
     model = keras.saving.load_model(Path(cfg.model) / "model.keras", safe_mode=True)
+    fold = _should_fold(cfg.fold, len(vocab.tokens), model_meta)
     metadata = {
         "signature": SIGNATURE,
         "input": "text: raw text" if vocab.preprocessing["tokenizer"] != "jieba"
@@ -62,9 +63,10 @@ def run(cfg: ExportConfig) -> dict:
         "model": str(cfg.model),
         "train_summary": model_meta.get("summary"),
         "gate": gate,
+        "folded": fold,
     }
     with artifacts.atomic_dir(target) as tmp, tempfile.TemporaryDirectory() as assets:
-        archive = build_archive(keras, tf, model, vocab, model_meta["seq_len"], Path(assets))
+        archive = build_archive(keras, tf, model, vocab, model_meta["seq_len"], Path(assets), fold=fold)
         archive.write_out(str(tmp), verbose=False)
         (tmp / METADATA).parent.mkdir()
         artifacts.write_json(tmp / METADATA, metadata)
@@ -93,7 +95,16 @@ def _check_gate(cfg: ExportConfig) -> dict | None:
     return {"accuracy": accuracy, "min_accuracy": cfg.min_accuracy, "split": meta["config"]["split"]}
 
 
-def build_archive(keras, tf, model, vocab: Vocabulary, seq_len: int, assets: Path):
+def _should_fold(choice: str, vocab_size: int, model_meta: dict) -> bool:
+    cfg = model_meta["config"]
+    size = folding.table_bytes(vocab_size, cfg["filter_sizes"], cfg["num_filters"])
+    if choice == "on" and size > 4 * folding.MAX_TABLE_BYTES:
+        raise TextcnnError(f"--fold on needs a {size / 2**20:.0f} MiB table for this vocabulary",
+                           "use --fold auto or off, or a smaller vocabulary (vocab --max-size)")
+    return choice == "on" or (choice == "auto" and size <= folding.MAX_TABLE_BYTES)
+
+
+def build_archive(keras, tf, model, vocab: Vocabulary, seq_len: int, assets: Path, *, fold: bool = False):
     """The Keras ExportArchive: preprocessing tables + model behind one string signature."""
     prep = vocab.preprocessing
     table = text.char_table(prep["lowercase"])
@@ -110,6 +121,8 @@ def build_archive(keras, tf, model, vocab: Vocabulary, seq_len: int, assets: Pat
             str(assets / "stopwords.txt"), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
             tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), -1)
     labels = tf.constant(vocab.labels)
+    folded = folding.build(tf, folding.folded_weights(model)) if fold else None
+    infer = folded if fold else (lambda ids: model(ids, training=False))
     by_char = prep["tokenizer"] == "char"
 
     def serve(text):
@@ -118,13 +131,13 @@ def build_archive(keras, tf, model, vocab: Vocabulary, seq_len: int, assets: Pat
             tokens = tf.ragged.boolean_mask(tokens, tf.less(stopwords.lookup(tokens), 0))
         padded = tokens[:, :seq_len].to_tensor(default_value="", shape=[None, seq_len])
         ids = tf.where(tf.equal(padded, ""), tf.constant(PAD_ID, tf.int64), token_ids.lookup(padded))
-        probabilities = tf.cast(model(tf.cast(ids, tf.int32), training=False), tf.float32)
+        probabilities = tf.cast(infer(tf.cast(ids, tf.int32)), tf.float32)
         label_id = tf.argmax(probabilities, axis=-1)
         return {"label": tf.gather(labels, label_id), "label_id": label_id, "probabilities": probabilities}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for resource in (normalise, token_ids, stopwords):
+    for resource in (normalise, token_ids, stopwords, folded):
         if resource is not None:
             archive.track(resource)
     archive.add_endpoint(SIGNATURE, serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")])

@@ -30,10 +30,15 @@ def _cut(texts: list[str]) -> list[list[str]]:
     return [[w for w in jieba.lcut(t) if not w.isspace()] for t in texts]
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (taskset and container CPU sets shrink it below cpu_count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def segment(texts: list[str], *, workers: int = 1, progress: bool = False) -> list[list[str]]:
     """Segment texts into words with jieba, in order; all cores when `workers` is 0."""
     configure(_user_dict)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cores()
     chunks = [texts[i:i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
     bar = None
     if progress:

@@ -35,9 +35,7 @@ def run(cfg: TrainConfig) -> dict:
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(cfg.seed)
-    if not tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.enable_op_determinism()  # same seed, same weights on CPU
+    configure_runtime(tf, keras, cfg.seed)
     previous_policy = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     try:
@@ -62,10 +60,7 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf) -> dict:
         embedding_dim=vocab.manifest["embedding_dim"], filter_sizes=cfg.filter_sizes,
         num_filters=cfg.num_filters, dropout=cfg.dropout, l2=cfg.l2, max_norm=cfg.max_norm,
         variant=cfg.variant, embeddings=None if cfg.variant == "rand" else vocab.embeddings())
-    optimizer = keras.optimizers.Adam(cfg.lr)
-    if cfg.precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    optimizer.build(model.trainable_variables)
+    optimizer = make_optimizer(keras, model, cfg.lr, cfg.precision)
 
     # Progress lives in the checkpoint with the weights, so a resumed run picks it all up.
     step = tf.Variable(0, dtype=tf.int64, name="step")
@@ -83,20 +78,7 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf) -> dict:
         history = _history_until(out / "history.json", int(step.numpy()))
     artifacts.write_json(ckpt_dir / "config.json", asdict(cfg))
 
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
-
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            probs = model(x, training=True)
-            loss = loss_fn(y, probs)
-            total = loss + tf.add_n(model.losses) if model.losses else loss
-            scaled = optimizer.scale_loss(total)
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply(grads, model.trainable_variables)
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.int32))
-        return loss, correct, grads
-
-    train_step = tf.function(train_step, jit_compile=cfg.xla, reduce_retracing=True)
+    train_step = make_train_step(tf, keras, model, optimizer, xla=cfg.xla)
     predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     def dev_metrics() -> dict:
@@ -197,6 +179,42 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf) -> dict:
         out, "train", config=asdict(cfg), preprocessing=vocab.preprocessing, labels=vocab.labels,
         vocab_size=len(vocab.tokens), seq_len=cfg.seq_len, summary=summary)
     return summary
+
+
+def configure_runtime(tf, keras, seed: int) -> None:
+    """Seed everything; on CPU also make kernels deterministic: same seed, same weights."""
+    keras.utils.set_random_seed(seed)
+    if not tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.enable_op_determinism()
+
+
+def make_optimizer(keras, model, lr: float, precision: str):
+    """Adam, with loss scaling under float16 (bfloat16 has float32's range and needs none)."""
+    optimizer = keras.optimizers.Adam(lr)
+    if precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    optimizer.build(model.trainable_variables)
+    return optimizer
+
+
+def make_train_step(tf, keras, model, optimizer, *, xla: bool):
+    """One compiled optimisation step: (token ids, labels) -> (loss, correct predictions, gradients).
+
+    The benchmark times this same function."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            probs = model(x, training=True)
+            loss = loss_fn(y, probs)
+            total = loss + tf.add_n(model.losses) if model.losses else loss
+            scaled = optimizer.scale_loss(total)
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.int32))
+        return loss, correct, grads
+
+    return tf.function(train_step, jit_compile=xla, reduce_retracing=True)
 
 
 def _check_config(cfg: TrainConfig, vocab: Vocabulary) -> None:

@@ -140,3 +140,15 @@ def test_jieba_models_segment_before_the_signature(tmp_path):
     _, tokens = text.preprocess(texts, "jieba", stopwords=stopwords)
     np.testing.assert_allclose(p.probabilities(texts), model.predict(v.token_ids(tokens, 32), verbose=0),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_folded_and_plain_exports_agree(sample_run, exported, tmp_path):
+    """auto folds a small vocabulary; --fold off serves through the Keras layers: same answers."""
+    base, meta = exported
+    assert meta["folded"] is True
+    plain = export.run(ExportConfig(model=str(sample_run["model"]), vocab=str(sample_run["vocab"]),
+                                    out=str(tmp_path / "plain"), fold="off"))
+    assert plain["folded"] is False
+    texts = (SAMPLE / "test.tsv").read_text(encoding="utf-8").split("\n")
+    np.testing.assert_allclose(predict.Predictor(base).probabilities(texts),
+                               predict.Predictor(tmp_path / "plain").probabilities(texts), rtol=1e-4, atol=1e-6)

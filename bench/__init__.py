@@ -1,0 +1,1 @@
+"""The benchmark suite: `make bench` (python -m bench). Not part of the test suite."""
