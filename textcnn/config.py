@@ -46,7 +46,7 @@ class CleanConfig:
     max_reject_ratio: float = setting(0.01, "fail when more than this share of a file's lines is "
                                       "rejected (duplicates dropped by --dedupe do not count)")
     max_chars: int = setting(100_000, "reject texts longer than this many characters")
-    workers: int = setting(0, "processes for jieba on large inputs; 0 = all cores")
+    workers: int = setting(0, "processes for normalising and tokenising large inputs; 0 = all cores")
     quiet: bool = setting(False, "no progress bars")
 
 

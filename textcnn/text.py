@@ -12,6 +12,8 @@ where a base letter is followed by a combining mark, which is not composed.)
 from __future__ import annotations
 
 import functools
+import multiprocessing as mp
+import os
 import unicodedata
 
 import numpy as np
@@ -19,6 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 TOKENIZERS = ("char", "jieba", "whitespace")
+# Below this many texts a process pool costs more than it saves; parts are what one worker gets.
+PARALLEL_MIN_TEXTS = 20_000
+PART_TEXTS = 4_000
 # Planes holding every character whose NFKC form differs from itself or that is a format
 # character (BMP, SMP, SIP, tags in plane 14); other planes map to themselves.
 _RANGES = (range(0x0000, 0x30000), range(0xE0000, 0xE1000))
@@ -63,7 +68,7 @@ def normalize(texts: list[str], lowercase: bool = False) -> pa.Array:
     return pc.utf8_trim(pc.replace_substring_regex(arr, " {2,}", " "), " ")
 
 
-def tokenize(texts: pa.Array, tokenizer: str, *, workers: int = 1, progress: bool = False) -> pa.ListArray:
+def tokenize(texts: pa.Array, tokenizer: str) -> pa.ListArray:
     """Split normalised texts into tokens (list<string>, no empty tokens, no spaces inside)."""
     if tokenizer == "char":
         spaced = pc.replace_substring_regex(pc.replace_substring(texts, " ", ""), "(.)", r"\1 ")
@@ -72,8 +77,7 @@ def tokenize(texts: pa.Array, tokenizer: str, *, workers: int = 1, progress: boo
         tokens = pc.split_pattern(texts, " ")
     elif tokenizer == "jieba":
         from .segment import segment
-        tokens = pa.array(segment(texts.to_pylist(), workers=workers, progress=progress),
-                          pa.list_(pa.string()))
+        tokens = pa.array(segment(texts.to_pylist()), pa.list_(pa.string()))
     else:
         raise ValueError(f"unknown tokenizer {tokenizer!r}")
     return drop_tokens(tokens, pa.array([""], pa.string()))
@@ -91,11 +95,45 @@ def drop_tokens(tokens: pa.ListArray, drop: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets), values.filter(keep))
 
 
-def preprocess(texts: list[str], tokenizer: str, lowercase: bool = False,
-               stopwords: pa.Array | None = None, **kwargs) -> tuple[pa.Array, pa.ListArray]:
-    """Normalise and tokenise raw texts; return (normalised texts, tokens)."""
+def preprocess(texts: list[str], tokenizer: str, lowercase: bool = False, stopwords: pa.Array | None = None,
+               *, workers: int = 1, progress: bool = False) -> tuple[pa.Array, pa.ListArray]:
+    """Normalise and tokenise raw texts; return (normalised texts, tokens).
+
+    Large batches go to `workers` processes (0 = all usable cores) in parts of PART_TEXTS, the
+    whole per-text work (normalising and tokenising) inside the workers, Arrow arrays back."""
+    workers = workers or usable_cores()
+    parts = [texts[i:i + PART_TEXTS] for i in range(0, len(texts), PART_TEXTS)] or [[]]
+    work = functools.partial(_preprocess_part, tokenizer=tokenizer, lowercase=lowercase, stopwords=stopwords)
+    bar = None
+    if progress and tokenizer == "jieba" and len(texts) >= PART_TEXTS:
+        from tqdm import tqdm
+        bar = tqdm(total=len(texts), unit="lines", desc=tokenizer, leave=False)
+    results = []
+    if workers > 1 and len(texts) >= PARALLEL_MIN_TEXTS and "fork" in mp.get_all_start_methods():
+        # fork: the children inherit what is loaded (the jieba dictionary, the character table).
+        char_table(lowercase)
+        with mp.get_context("fork").Pool(min(workers, len(parts))) as pool:
+            for part in pool.imap(work, parts):
+                results.append(part)
+                bar and bar.update(len(part[0]))
+    else:
+        for part in parts:
+            results.append(work(part))
+            bar and bar.update(len(part))
+    bar and bar.close()
+    if len(results) == 1:
+        return results[0]
+    return (pa.concat_arrays([r[0] for r in results]), pa.concat_arrays([r[1] for r in results]))
+
+
+def _preprocess_part(texts: list[str], *, tokenizer: str, lowercase: bool, stopwords) -> tuple[pa.Array, pa.ListArray]:
     normalised = normalize(texts, lowercase)
-    tokens = tokenize(normalised, tokenizer, **kwargs)
+    tokens = tokenize(normalised, tokenizer)
     if stopwords is not None and len(stopwords):
         tokens = drop_tokens(tokens, stopwords)
     return normalised, tokens
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (taskset and container CPU sets shrink it below cpu_count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

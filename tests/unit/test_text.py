@@ -57,14 +57,15 @@ def test_jieba_tokens_and_user_dict(tmp_path):
     assert tokens(sentence, "jieba")[0] == "大模型推动"
 
 
-def test_jieba_in_parallel_matches_serial(monkeypatch):
-    from textcnn import segment
-
-    texts = [f"第{i}届人工智能大会在北京开幕" for i in range(300)]
-    serial = segment.segment(texts, workers=1)
-    monkeypatch.setattr(segment, "PARALLEL_MIN_TEXTS", 10)
-    monkeypatch.setattr(segment, "_CHUNK", 50)
-    assert segment.segment(texts, workers=2) == serial
+@pytest.mark.parametrize("tokenizer", text.TOKENIZERS)
+def test_parallel_preprocessing_matches_serial(monkeypatch, tokenizer):
+    texts = [f"第{i}届 人工智能大会在北京开幕 ＡＩ" for i in range(300)] + ["", "  "]
+    stopwords = pa.array(["的", "在"])
+    serial = text.preprocess(texts, tokenizer, stopwords=stopwords, workers=1)
+    monkeypatch.setattr(text, "PARALLEL_MIN_TEXTS", 10)
+    monkeypatch.setattr(text, "PART_TEXTS", 50)
+    parallel = text.preprocess(texts, tokenizer, stopwords=stopwords, workers=2)
+    assert parallel[0].equals(serial[0]) and parallel[1].equals(serial[1])
 
 
 def test_stopwords_are_removed_everywhere_in_the_list():
