@@ -16,13 +16,17 @@ MLFLOW_PORT ?= 5000
 RUN_ARGS ?=
 COMPILE_ARGS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
+KERAS_VERSION ?= 3.15.1
+JAX_VERSION ?= 0.10.2
 CONTAINER_CLI ?= docker
 VARIANTS ?= cpu gpu mlflow
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' textcnn/__init__.py)
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 SOURCE ?= https://example.invalid/textcnn-pipeline
 
-.PHONY: install run demo-cli compile mlflow-ui test test-fast clean-runs wheels images e2e-containers tools
+.PHONY: install run demo-cli compile mlflow-ui test test-fast clean-runs wheels images e2e-containers tools \
+        bench bench-gpu-wheels bench-gpu-check
 
 install: $(STAMP)
 
@@ -92,6 +96,24 @@ images: $(STAMP)
 # Build the CPU and MLflow images offline and run the README's `docker run` lines in them.
 e2e-containers: $(STAMP)
 	bash tests/containers/run.sh
+
+# The benchmark suite (not a test): about 30 minutes, results in bench/results/ and bench/README.md.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Keras and what it needs beyond JAX, as wheels to carry to a GPU machine for bench/gpu.sh.
+bench-gpu-wheels: $(STAMP)
+	for py in 3.11 3.12; do \
+	  $(BIN)/python -m pip download --quiet --only-binary=:all: --python-version $$py \
+	    --platform manylinux_2_28_x86_64 --dest bench/.wheels keras==$(KERAS_VERSION) || exit; \
+	done
+
+# bench/gpu.sh on this CPU with the JAX backend, tiny sizes: checks the script, not speed.
+bench-gpu-check: bench-gpu-wheels
+	test -x .venv-jax/bin/python || $(PYTHON) -m venv .venv-jax
+	.venv-jax/bin/python -m pip install --quiet jax==$(JAX_VERSION)
+	PYTHON=.venv-jax/bin/python OUT=build/bench-gpu-check bench/gpu.sh --steps 3 --batch-sizes 16 --matmul-size 256
 
 clean-runs:
 	rm -rf runs build mlflow.db mlartifacts
