@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,22 +50,33 @@ def time_steps(step, batches: list, *, warmup: int = 3, min_steps: int = 5, max_
     return Rate((time.perf_counter() - started) / n, n)
 
 
+# Runs argv[2:] and writes its peak RSS (KiB) to argv[1]. Linux counts in a child's ru_maxrss the
+# memory of the process it was forked from, so a small launcher forks the measured command
+# instead of this (large) benchmark process.
+_LAUNCHER = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_measured(cmd: list[str], *, cpus: set[int] | None = None, env: dict | None = None,
                  cwd: Path | None = None) -> dict:
     """Run a command; its wall time and its own peak RSS (from wait4, not a sampling guess).
 
-    cpus pins the child (and everything it starts) to those cores."""
-    started = time.perf_counter()
-    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                            cwd=cwd, preexec_fn=preexec, text=True)
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{output[-3000:]}")
-    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "output": output}
+    cpus pins the command (and everything it starts) to those cores."""
+    with tempfile.NamedTemporaryFile("r", suffix=".maxrss") as maxrss:
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _LAUNCHER, maxrss.name, *map(str, cmd)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
+                              env={**os.environ, **(env or {})},
+                              preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        seconds = time.perf_counter() - started
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
+        return {"seconds": seconds, "peak_rss_mb": int(maxrss.read()) / 1024, "output": proc.stdout}
 
 
 def textcnn(*args, **kw) -> dict:
