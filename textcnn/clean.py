@@ -7,12 +7,15 @@ rejects.tsv (file, line, reason, content), the stopword list and jieba user dict
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -45,46 +48,45 @@ REASONS = {
 
 
 def run(cfg: CleanConfig) -> dict:
-    """Clean cfg.train/dev/test into cfg.out; return the report (also written to report.json)."""
+    """Clean cfg.train/dev/test into cfg.out; return the report (also written to report.json).
+
+    Streams: each chunk of input is cleaned and appended to its split's Parquet file, so memory
+    holds one chunk plus a few numbers per accepted line (label, length, text hash for --dedupe)."""
     _check_config(cfg)
     out = artifacts.prepare_out(cfg.out)
     stopwords = _load_stopwords(cfg)
     if cfg.tokenizer == "jieba":
         _load_jieba(cfg.user_dict)
 
-    tables, rejects, files = {}, [], {}
-    for split in SPLITS:
-        path = getattr(cfg, split)
-        if path:
-            tables[split], file_rejects, files[split] = _read_split(Path(path), cfg, stopwords)
-            rejects += file_rejects
+    files, splits, labels = {}, {}, None
+    seen = _SeenTexts() if cfg.dedupe else None
+    with tempfile.TemporaryDirectory(dir=out, prefix=".clean-") as scratch:
+        scratch = Path(scratch)
+        with _RejectsFile(scratch / "rejects.tsv") as rejects:
+            for split in SPLITS:
+                path = getattr(cfg, split)
+                if path:
+                    with _SplitWriter(scratch / f"{split}.parquet") as writer:
+                        files[split] = _clean_file(Path(path), split, cfg, stopwords, writer, rejects, seen, labels)
+                    splits[split] = writer
+                    if split == "train":
+                        labels = sorted(writer.label_counts)
+        dev_from_train = "dev" not in splits
+        if dev_from_train:
+            splits["train"], splits["dev"] = _split_dev_from_train(splits["train"], cfg.dev_ratio, cfg.seed, scratch)
 
-    if cfg.dedupe:
-        tables, dropped = _dedupe(tables, {split: f["path"] for split, f in files.items()})
-        rejects += dropped
-    labels = sorted(set(tables["train"]["label"].to_pylist()))
-    for split in ("dev", "test"):
-        if split in tables:
-            tables[split], unknown = _drop_unknown_labels(tables[split], labels, files[split]["path"])
-            rejects += unknown
-    dev_from_train = "dev" not in tables
-    if dev_from_train:
-        tables["train"], tables["dev"] = _stratified_split(tables["train"], cfg.dev_ratio, cfg.seed)
-
-    report = _report(cfg, tables, rejects, files, labels, dev_from_train)
-    _write_rejects(out / "rejects.tsv", rejects)
-    artifacts.write_json(out / "report.json", report)
-    _check_report(cfg, report, tables, out)
-
-    for split, table in tables.items():
-        with artifacts.atomic_path(out / f"{split}.parquet") as tmp:
-            pq.write_table(table, tmp, compression="zstd")
+        report = _report(cfg, splits, rejects.counts, files, labels, dev_from_train)
+        os.replace(scratch / "rejects.tsv", out / "rejects.tsv")
+        artifacts.write_json(out / "report.json", report)
+        _check_report(cfg, report, out)
+        for split, writer in splits.items():
+            os.replace(writer.path, out / f"{split}.parquet")
     if stopwords is not None:
         artifacts.write_text(out / "stopwords.txt", "".join(w + "\n" for w in stopwords.to_pylist()))
     if cfg.user_dict:
         with artifacts.atomic_path(out / "user_dict.txt") as tmp:
             shutil.copyfile(cfg.user_dict, tmp)
-    artifacts.write_manifest(out, "clean", splits=sorted(tables), preprocessing=preprocessing(cfg))
+    artifacts.write_manifest(out, "clean", splits=sorted(splits), preprocessing=preprocessing(cfg))
     return report
 
 
@@ -131,90 +133,184 @@ def _load_jieba(user_dict: str | None) -> None:
                            "use one `word [freq] [tag]` a line", file=user_dict) from None
 
 
-def _read_split(path: Path, cfg: CleanConfig, stopwords) -> tuple[pa.Table, list, dict]:
-    """Read one input file; return its accepted rows, its rejects and its line counts."""
-    parts, rejects, input_lines = [], [], 0
+def _clean_file(path: Path, split: str, cfg: CleanConfig, stopwords, writer: "_SplitWriter",
+                rejects: "_RejectsFile", seen: "_SeenTexts | None", train_labels: list[str] | None) -> dict:
+    """Clean one input file chunk by chunk into writer; its rejects go to rejects."""
+    input_lines = 0
+    known = pa.array(train_labels, pa.string()) if train_labels is not None else None
     for chunk in read_records(path, cfg.format, cfg.text_col, cfg.label_col):
         input_lines += len(chunk)
-        rejects += [(str(path), line, reason, content) for line, reason, content in chunk.rejects]
-        if not chunk.lines:
-            continue
-        too_long = np.fromiter((len(t) > cfg.max_chars for t in chunk.texts), bool, len(chunk.texts))
-        # Long texts are rejected before normalising so one huge line costs nothing more.
-        keep_texts = [t if not long else "" for t, long in zip(chunk.texts, too_long)]
-        labels = text.normalize(chunk.labels)
-        normalised, tokens = text.preprocess(keep_texts, cfg.tokenizer, cfg.lowercase, stopwords,
-                                             workers=cfg.workers, progress=not cfg.quiet)
-        reason = np.full(len(chunk.lines), "", dtype=object)
-        reason[pc.equal(pc.list_value_length(tokens), 0).to_numpy(zero_copy_only=False)] = "no_tokens"
-        reason[pc.equal(normalised, "").to_numpy(zero_copy_only=False)] = "empty_text"
-        reason[too_long] = "too_long"
-        reason[pc.equal(labels, "").to_numpy(zero_copy_only=False)] = "empty_label"
-        bad = reason != ""
-        lines = np.asarray(chunk.lines, dtype=np.int64)
-        rejects += [(str(path), int(lines[i]), reason[i], shown(f"{chunk.labels[i]}\t{chunk.texts[i]}"))
-                    for i in np.flatnonzero(bad)]
-        good = pa.array(~bad)
-        parts.append(pa.table([labels.filter(good), normalised.filter(good), tokens.filter(good),
-                               pa.array(lines[~bad])], schema=SCHEMA))
-    table = pa.concat_tables(parts) if parts else SCHEMA.empty_table()
-    return table, rejects, {"path": str(path), "input_lines": input_lines}
+        dropped = list(chunk.rejects)
+        if chunk.lines:
+            table, bad = _clean_chunk(chunk, cfg, stopwords)
+            dropped += bad
+            if seen is not None:
+                first = seen.first(split, table["text"])
+                dropped += _rows_as_rejects(table, ~first, "duplicate")
+                table = table.filter(pa.array(first))
+            if known is not None:  # dev and test: only labels that train has
+                ok = pc.is_in(table["label"], value_set=known).to_numpy(zero_copy_only=False)
+                dropped += _rows_as_rejects(table, ~ok, "unknown_label")
+                table = table.filter(pa.array(ok))
+            writer.write(table)
+        rejects.add(str(path), sorted(dropped, key=lambda r: r[0]))
+    return {"path": str(path), "input_lines": input_lines}
 
 
-def _dedupe(tables: dict[str, pa.Table], paths: dict[str, str]) -> tuple[dict[str, pa.Table], list]:
-    """Keep the first occurrence of each text in a split; drop dev/test texts that train has."""
-    out, rejects = {}, []
-    train_texts = None
-    for split, table in tables.items():
-        texts = table["text"].combine_chunks()
-        first = np.zeros(len(table), bool)
-        _, first_idx = np.unique(texts.to_numpy(zero_copy_only=False), return_index=True)
-        first[first_idx] = True
-        if train_texts is not None:
-            first &= ~pc.is_in(texts, value_set=train_texts).to_numpy(zero_copy_only=False)
-        else:
-            train_texts = pc.unique(texts)
-        rejects += _rows_as_rejects(table, ~first, "duplicate", paths[split])
-        out[split] = table.filter(pa.array(first))
-    return out, rejects
+def _clean_chunk(chunk, cfg: CleanConfig, stopwords) -> tuple[pa.Table, list]:
+    """Normalise and tokenise a chunk's records; return the accepted rows and the rejected ones."""
+    too_long = np.fromiter((len(t) > cfg.max_chars for t in chunk.texts), bool, len(chunk.texts))
+    # Long texts are rejected before normalising so one huge line costs nothing more.
+    keep_texts = [t if not long else "" for t, long in zip(chunk.texts, too_long)]
+    labels = text.normalize(chunk.labels)
+    normalised, tokens = text.preprocess(keep_texts, cfg.tokenizer, cfg.lowercase, stopwords,
+                                         workers=cfg.workers, progress=not cfg.quiet)
+    reason = np.full(len(chunk.lines), "", dtype=object)
+    reason[pc.equal(pc.list_value_length(tokens), 0).to_numpy(zero_copy_only=False)] = "no_tokens"
+    reason[pc.equal(normalised, "").to_numpy(zero_copy_only=False)] = "empty_text"
+    reason[too_long] = "too_long"
+    reason[pc.equal(labels, "").to_numpy(zero_copy_only=False)] = "empty_label"
+    bad = reason != ""
+    lines = np.asarray(chunk.lines, dtype=np.int64)
+    rejected = [(int(lines[i]), reason[i], shown(f"{chunk.labels[i]}\t{chunk.texts[i]}")) for i in np.flatnonzero(bad)]
+    good = pa.array(~bad)
+    table = pa.table([labels.filter(good), normalised.filter(good), tokens.filter(good), pa.array(lines[~bad])],
+                     schema=SCHEMA)
+    return table, rejected
 
 
-def _drop_unknown_labels(table: pa.Table, labels: list[str], path: str) -> tuple[pa.Table, list]:
-    known = pc.is_in(table["label"], value_set=pa.array(labels, pa.string())).to_numpy(zero_copy_only=False)
-    return table.filter(pa.array(known)), _rows_as_rejects(table, ~known, "unknown_label", path)
-
-
-def _rows_as_rejects(table: pa.Table, mask: np.ndarray, reason: str, path: str) -> list:
+def _rows_as_rejects(table: pa.Table, mask: np.ndarray, reason: str) -> list:
+    if not mask.any():
+        return []
     rows = table.filter(pa.array(mask)).select(["label", "text", "line"]).to_pylist()
-    return [(path, r["line"], reason, shown(f"{r['label']}\t{r['text']}")) for r in rows]
+    return [(r["line"], reason, shown(f"{r['label']}\t{r['text']}")) for r in rows]
 
 
-def _stratified_split(table: pa.Table, ratio: float, seed: int) -> tuple[pa.Table, pa.Table]:
+class _SeenTexts:
+    """64-bit hashes of the texts seen so far in each split, for --dedupe: a text is kept the
+    first time its split sees it, and dev/test also drop texts that train has."""
+
+    def __init__(self):
+        self.hashes: dict[str, np.ndarray] = {}
+
+    def first(self, split: str, texts: pa.ChunkedArray) -> np.ndarray:
+        h = pd.util.hash_array(texts.to_numpy().astype(object))
+        first = np.zeros(len(h), bool)
+        first[np.unique(h, return_index=True)[1]] = True
+        for earlier in {split, "train"}:
+            if earlier in self.hashes:
+                first &= ~np.isin(h, self.hashes[earlier], assume_unique=False)
+        self.hashes[split] = np.union1d(self.hashes.get(split, np.empty(0, np.uint64)), h)
+        return first
+
+
+class _RejectsFile:
+    """rejects.tsv, written as rejects come, with counts by file and reason for the report."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.counts: dict[str, Counter] = {}
+
+    def __enter__(self):
+        self.file = self.path.open("w", encoding="utf-8")
+        self.file.write("file\tline\treason\tcontent\n")
+        return self
+
+    def add(self, path: str, rejects: list) -> None:
+        counts = self.counts.setdefault(path, Counter())
+        for line, reason, content in rejects:
+            self.file.write(f"{path}\t{line}\t{reason}\t{content}\n")
+            counts[reason] += 1
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
+class _SplitWriter:
+    """One split's accepted rows appended to a Parquet file, with what the report needs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows = 0
+        self.label_counts: Counter = Counter()
+        self._lengths: list[np.ndarray] = []
+        self._label_ids: list[np.ndarray] = []  # per row, ids in order of first appearance
+        self._label_index: dict[str, int] = {}
+        self._writer = None
+
+    def __enter__(self):
+        self._writer = pq.ParquetWriter(self.path, SCHEMA, compression="zstd")
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        if not len(table):
+            return
+        self._writer.write_table(table)
+        self.rows += len(table)
+        values, ids = np.unique(table["label"].to_numpy().astype(str), return_inverse=True)
+        for value, count in zip(values, np.bincount(ids)):
+            self.label_counts[value] += int(count)
+        index = np.array([self._label_index.setdefault(v, len(self._label_index)) for v in values], np.int32)
+        self._label_ids.append(index[ids])
+        self._lengths.append(pc.list_value_length(table["tokens"]).to_numpy(zero_copy_only=False).astype(np.int32))
+
+    def __exit__(self, *exc):
+        self._writer.close()
+
+    def label_ids(self) -> np.ndarray:
+        return np.concatenate(self._label_ids) if self._label_ids else np.zeros(0, np.int32)
+
+    def stats(self) -> dict:
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(1, np.int32)
+        pct = np.percentile(lengths, [50, 90, 95, 99])
+        return {
+            "examples": self.rows,
+            "labels": dict(sorted(self.label_counts.items())),
+            "tokens_per_text": {"mean": round(float(lengths.mean()), 2), "p50": float(pct[0]),
+                                "p90": float(pct[1]), "p95": float(pct[2]), "p99": float(pct[3]),
+                                "max": int(lengths.max())},
+        }
+
+
+def _split_dev_from_train(train: _SplitWriter, ratio: float, seed: int, scratch: Path):
+    """Move a stratified dev split out of the written train file, streaming it once more."""
+    is_dev = _stratified_dev_mask(train.label_ids(), ratio, seed)
+    source = scratch / "train-all.parquet"
+    os.replace(train.path, source)
+    with _SplitWriter(scratch / "train.parquet") as new_train, _SplitWriter(scratch / "dev.parquet") as dev:
+        offset = 0
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=100_000):
+            table = pa.Table.from_batches([batch], schema=SCHEMA)
+            mask = is_dev[offset:offset + len(table)]
+            offset += len(table)
+            new_train.write(table.filter(pa.array(~mask)))
+            dev.write(table.filter(pa.array(mask)))
+    source.unlink()
+    return new_train, dev
+
+
+def _stratified_dev_mask(label_ids: np.ndarray, ratio: float, seed: int) -> np.ndarray:
     """Hold out round(ratio * n) rows of each label (keeping at least one in train), seeded."""
-    labels = table["label"].to_numpy()
-    groups, group_of = np.unique(labels, return_inverse=True)
+    groups, group_of = np.unique(label_ids, return_inverse=True)
     sizes = np.bincount(group_of, minlength=len(groups))
-    order = np.random.default_rng(seed).permutation(len(labels))
+    order = np.random.default_rng(seed).permutation(len(label_ids))
     by_group = np.argsort(group_of[order], kind="stable")  # shuffled order within each group
-    rank = np.empty(len(labels), np.int64)
-    rank[by_group] = np.arange(len(labels)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    rank = np.empty(len(label_ids), np.int64)
+    rank[by_group] = np.arange(len(label_ids)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     n_dev = np.minimum(np.floor(sizes * ratio + 0.5), sizes - 1)
-    is_dev = np.empty(len(labels), bool)
+    is_dev = np.empty(len(label_ids), bool)
     is_dev[order] = rank < n_dev[group_of[order]]
-    return table.filter(pa.array(~is_dev)), table.filter(pa.array(is_dev))
+    return is_dev
 
 
-def _report(cfg, tables, rejects, files, labels, dev_from_train) -> dict:
-    by_file: dict[str, Counter] = {}
-    for path, _, reason, _ in rejects:
-        by_file.setdefault(path, Counter())[reason] += 1
+def _report(cfg, splits: dict, reject_counts: dict, files, labels, dev_from_train) -> dict:
     per_file = {}
     for split, f in files.items():
-        reasons = by_file.get(f["path"], Counter())
+        reasons = reject_counts.get(f["path"], Counter())
         rejected = sum(reasons.values())
         per_file[split] = {**f, "accepted": f["input_lines"] - rejected, "rejected": rejected,
                            "rejected_by_reason": dict(sorted(reasons.items()))}
-    all_reasons = sum(by_file.values(), Counter())
+    all_reasons = sum(reject_counts.values(), Counter())
     total = {k: sum(f[k] for f in per_file.values()) for k in ("input_lines", "accepted", "rejected")}
     return {
         "config": asdict(cfg),
@@ -223,30 +319,17 @@ def _report(cfg, tables, rejects, files, labels, dev_from_train) -> dict:
         "rejected_by_reason": dict(sorted(all_reasons.items())),
         "dev_split_from_train": dev_from_train,
         "labels": labels,
-        "splits": {split: _split_stats(t) for split, t in tables.items()},
+        "splits": {split: w.stats() for split, w in splits.items()},
     }
 
 
-def _split_stats(table: pa.Table) -> dict:
-    lengths = pc.list_value_length(table["tokens"]).to_numpy(zero_copy_only=False) if len(table) else np.zeros(1)
-    counts = pc.value_counts(table["label"]).to_pylist() if len(table) else []
-    pct = np.percentile(lengths, [50, 90, 95, 99])
-    return {
-        "examples": len(table),
-        "labels": {c["values"]: c["counts"] for c in sorted(counts, key=lambda c: c["values"])},
-        "tokens_per_text": {"mean": round(float(lengths.mean()), 2), "p50": float(pct[0]),
-                            "p90": float(pct[1]), "p95": float(pct[2]), "p99": float(pct[3]),
-                            "max": int(lengths.max())},
-    }
-
-
-def _check_report(cfg: CleanConfig, report: dict, tables: dict, out: Path) -> None:
+def _check_report(cfg: CleanConfig, report: dict, out: Path) -> None:
     """Fail on too many rejects or an empty split (report.json and rejects.tsv are written)."""
     for split, f in report["files"].items():
         # The accounting invariant: every input line is written or rejected, nothing else.
-        written = len(tables[split])
+        written = report["splits"][split]["examples"]
         if split == "train" and report["dev_split_from_train"]:
-            written += len(tables["dev"])
+            written += report["splits"]["dev"]["examples"]
         assert f["input_lines"] == written + f["rejected"], (split, f, written)
         counted = f["rejected"] - f["rejected_by_reason"].get("duplicate", 0)
         if f["input_lines"] and counted / f["input_lines"] > cfg.max_reject_ratio:
@@ -257,17 +340,10 @@ def _check_report(cfg: CleanConfig, report: dict, tables: dict, out: Path) -> No
                 f"mostly {worst}: {REASONS[worst]}), more than --max-reject-ratio {cfg.max_reject_ratio}",
                 f"see {out / 'rejects.tsv'}; fix the file (or its --format) or raise --max-reject-ratio",
                 file=f["path"])
-    for split, table in tables.items():
-        if len(table) == 0:
+    for split, stats in report["splits"].items():
+        if stats["examples"] == 0:
             source = report["files"].get(split, report["files"]["train"])["path"]
             fix = ("pass --dev or raise --dev-ratio; train has too few lines per label"
                    if split == "dev" and report["dev_split_from_train"]
                    else f"see {out / 'rejects.tsv'} for why every line was rejected")
             raise TextcnnError(f"the {split} split is empty", fix, file=source)
-
-
-def _write_rejects(path: Path, rejects: list) -> None:
-    with artifacts.atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
-        f.write("file\tline\treason\tcontent\n")
-        for file, line, reason, content in sorted(rejects, key=lambda r: (r[0], r[1])):
-            f.write(f"{file}\t{line}\t{reason}\t{content}\n")

@@ -84,12 +84,14 @@ def run(cfg: VocabConfig) -> dict:
 
 def count_tokens(train: Path) -> pd.Series:
     """Token counts of the split, most frequent first (ties by token), streamed by batches."""
-    parts = []
-    for batch in pq.ParquetFile(train).iter_batches(columns=["tokens"], batch_size=200_000):
+    table = pa.table({"token": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
+    for batch in pq.ParquetFile(train).iter_batches(columns=["tokens"], batch_size=100_000):
         vc = pc.value_counts(pc.list_flatten(batch.column("tokens")))
-        parts.append(pa.table({"token": vc.field("values"), "count": vc.field("counts")}))
-    table = pa.concat_tables(parts).group_by("token").aggregate([("count", "sum")])
-    counts = pd.Series(table["count_sum"].to_numpy(), index=table["token"].to_pandas(), dtype=np.int64)
+        batch_counts = pa.table({"token": vc.field("values"), "count": vc.field("counts")})
+        # Merged after every batch: memory follows the number of distinct tokens, not the input.
+        merged = pa.concat_tables([table, batch_counts]).group_by("token").aggregate([("count", "sum")])
+        table = pa.table({"token": merged["token"], "count": merged["count_sum"]})
+    counts = pd.Series(table["count"].to_numpy(), index=table["token"].to_pandas(), dtype=np.int64)
     counts = counts.drop([PAD, UNK], errors="ignore")  # a literal "<PAD>" in the data stays unknown
     return counts.iloc[np.lexsort((counts.index.to_numpy(str), -counts.to_numpy()))]
 
