@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from . import artifacts, text
 from .config import CleanConfig
 from .errors import TextcnnError
-from .readers import read_records, read_word_list, shown
+from .readers import CHUNK_RECORDS, read_records, read_word_list, shown
 
 SPLITS = ("train", "dev", "test")
 SCHEMA = pa.schema([("label", pa.string()), ("text", pa.string()),
@@ -279,7 +279,7 @@ def _split_dev_from_train(train: _SplitWriter, ratio: float, seed: int, scratch:
     os.replace(train.path, source)
     with _SplitWriter(scratch / "train.parquet") as new_train, _SplitWriter(scratch / "dev.parquet") as dev:
         offset = 0
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=100_000):
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=CHUNK_RECORDS):
             table = pa.Table.from_batches([batch], schema=SCHEMA)
             mask = is_dev[offset:offset + len(table)]
             offset += len(table)

@@ -16,7 +16,7 @@ from typing import Iterator
 from .errors import TextcnnError
 
 BOM = b"\xef\xbb\xbf"
-CHUNK_RECORDS = 100_000
+CHUNK_RECORDS = 25_000  # memory is bounded by this many records (and one 10 MB line)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 TOKENIZERS = ("char", "jieba", "whitespace")
 # Below this many texts a process pool costs more than it saves; parts are what one worker gets.
-PARALLEL_MIN_TEXTS = 20_000
+PARALLEL_MIN_TEXTS = 10_000
 PART_TEXTS = 4_000
 # Planes holding every character whose NFKC form differs from itself or that is a format
 # character (BMP, SMP, SIP, tags in plane 14); other planes map to themselves.

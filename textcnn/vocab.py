@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from . import artifacts
 from .config import VocabConfig
 from .errors import TextcnnError
+from .readers import CHUNK_RECORDS
 
 PAD, UNK = "<PAD>", "<UNK>"
 CARRIED_FILES = ("stopwords.txt", "user_dict.txt")  # copied from the clean output
@@ -85,7 +86,7 @@ def run(cfg: VocabConfig) -> dict:
 def count_tokens(train: Path) -> pd.Series:
     """Token counts of the split, most frequent first (ties by token), streamed by batches."""
     table = pa.table({"token": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
-    for batch in pq.ParquetFile(train).iter_batches(columns=["tokens"], batch_size=100_000):
+    for batch in pq.ParquetFile(train).iter_batches(columns=["tokens"], batch_size=CHUNK_RECORDS):
         vc = pc.value_counts(pc.list_flatten(batch.column("tokens")))
         batch_counts = pa.table({"token": vc.field("values"), "count": vc.field("counts")})
         # Merged after every batch: memory follows the number of distinct tokens, not the input.
