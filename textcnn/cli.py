@@ -11,6 +11,9 @@ from typing import Callable
 from . import __version__
 from .config import STEP_CONFIGS, field_kinds, parse_value, resolve
 from .errors import TextcnnError
+from .quiet_import import import_tensorflow
+
+TENSORFLOW_STEPS = ("train", "evaluate", "export", "predict")
 
 DESCRIPTIONS = {
     "clean": "read labelled text, normalise, tokenise and split it; reject bad lines with reasons",
@@ -95,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in vars(args).items() if k not in cli_only}
     try:
         cfg = resolve(args.step, args.config, overrides)
+        if args.step in TENSORFLOW_STEPS:
+            import_tensorflow()
         _quiet_libraries()
         if getattr(args, "mlflow_experiment", None):
             result = _run_tracked(args, cfg)

@@ -13,6 +13,7 @@ def export(
     evaluation: Input[Dataset],
     saved_model: Output[Model],
     min_accuracy: float = 0.0,
+    fold: str = "auto",
     registered_model_name: str = "textcnn",
     mlflow_experiment: str = "textcnn",
     mlflow_parent_run_id: str = "",
@@ -28,7 +29,7 @@ def export(
     from textcnn.tracking import PipelineRun
 
     cfg = ExportConfig(model=model.path, vocab=vocab.path, out=saved_model.path, version=1,
-                       metrics=evaluation.path, min_accuracy=min_accuracy, quiet=True)
+                       metrics=evaluation.path, min_accuracy=min_accuracy, fold=fold, quiet=True)
     pipeline = PipelineRun(mlflow_experiment, mlflow_parent_run_id, kfp_run_id, kfp_run_name)
     with pipeline.step("export", cfg, finishes_pipeline=True) as log:
         result = step.run(cfg)

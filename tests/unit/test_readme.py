@@ -33,3 +33,14 @@ def test_configuration_example_loads(tmp_path):
     assert set(load_yaml(str(path))) == {"clean", "vocab", "train"}
     cfg = resolve("train", str(path), {"data": "d", "vocab": "v", "out": "o"})
     assert (cfg.seq_len, cfg.filter_sizes, cfg.num_filters, cfg.batch_size) == (32, (2, 3, 4), 256, 128)
+
+
+def test_pipeline_parameter_table_lists_every_parameter_with_its_default():
+    from textcnn_pipeline.pipeline import step_parameters
+
+    section = README[README.index("### Pipeline parameters"):README.index("### Components")]
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| ([^|]+) \|", section, re.M)
+    documented = {name: (kind, default.strip()) for name, kind, default in rows if not name.endswith("_uri")}
+    expected = {name: (p.annotation.__name__, f"`{p.default}`" if p.default != "" else '`""`')
+                for name, p in step_parameters().items()}
+    assert documented == expected
