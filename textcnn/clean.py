@@ -7,6 +7,9 @@ rejects.tsv (file, line, reason, content), the stopword list and jieba user dict
 
 from __future__ import annotations
 
+import collections
+import functools
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
@@ -23,9 +26,12 @@ import pyarrow.parquet as pq
 from . import artifacts, text
 from .config import CleanConfig
 from .errors import TextcnnError
-from .readers import CHUNK_RECORDS, read_records, read_word_list, shown
+from .readers import CHUNK_RECORDS, check_file, read_records, read_word_list, shown
 
 SPLITS = ("train", "dev", "test")
+# Files from this size on are cleaned by a process pool (--workers), in chunks of this many records.
+PARALLEL_MIN_BYTES = 1_000_000
+PARALLEL_CHUNK_RECORDS = 5_000
 SCHEMA = pa.schema([("label", pa.string()), ("text", pa.string()),
                     ("tokens", pa.list_(pa.string())), ("line", pa.int64())])
 # Why a line can be rejected (the `reason` column of rejects.tsv).
@@ -60,14 +66,14 @@ def run(cfg: CleanConfig) -> dict:
 
     files, splits, labels = {}, {}, None
     seen = _SeenTexts() if cfg.dedupe else None
-    with tempfile.TemporaryDirectory(dir=out, prefix=".clean-") as scratch:
+    with tempfile.TemporaryDirectory(dir=out, prefix=".clean-") as scratch, _ChunkCleaner(cfg, stopwords) as cleaner:
         scratch = Path(scratch)
         with _RejectsFile(scratch / "rejects.tsv") as rejects:
             for split in SPLITS:
                 path = getattr(cfg, split)
                 if path:
                     with _SplitWriter(scratch / f"{split}.parquet") as writer:
-                        files[split] = _clean_file(Path(path), split, cfg, stopwords, writer, rejects, seen, labels)
+                        files[split] = _clean_file(Path(path), split, cfg, cleaner, writer, rejects, seen, labels)
                     splits[split] = writer
                     if split == "train":
                         labels = sorted(writer.label_counts)
@@ -133,16 +139,16 @@ def _load_jieba(user_dict: str | None) -> None:
                            "use one `word [freq] [tag]` a line", file=user_dict) from None
 
 
-def _clean_file(path: Path, split: str, cfg: CleanConfig, stopwords, writer: "_SplitWriter",
+def _clean_file(path: Path, split: str, cfg: CleanConfig, cleaner: "_ChunkCleaner", writer: "_SplitWriter",
                 rejects: "_RejectsFile", seen: "_SeenTexts | None", train_labels: list[str] | None) -> dict:
     """Clean one input file chunk by chunk into writer; its rejects go to rejects."""
     input_lines = 0
     known = pa.array(train_labels, pa.string()) if train_labels is not None else None
-    for chunk in read_records(path, cfg.format, cfg.text_col, cfg.label_col):
+    for chunk, cleaned in cleaner.map(path):
         input_lines += len(chunk)
         dropped = list(chunk.rejects)
-        if chunk.lines:
-            table, bad = _clean_chunk(chunk, cfg, stopwords)
+        if cleaned is not None:
+            table, bad = cleaned
             dropped += bad
             if seen is not None:
                 first = seen.first(split, table["text"])
@@ -157,14 +163,66 @@ def _clean_file(path: Path, split: str, cfg: CleanConfig, stopwords, writer: "_S
     return {"path": str(path), "input_lines": input_lines}
 
 
+class _ChunkCleaner:
+    """Cleans a file's chunks in order: in this process, or, for large inputs, in a pool of
+    forked workers (which inherit the loaded jieba dictionary) with a few chunks in flight, so
+    that reading the next chunks and writing finished ones here overlap the workers' cleaning."""
+
+    def __init__(self, cfg: CleanConfig, stopwords):
+        self.cfg, self.work = cfg, functools.partial(_clean_chunk, cfg=cfg, stopwords=stopwords)
+        self.workers = cfg.workers or text.usable_cores()
+        self.pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def map(self, path: Path):
+        """(chunk, (accepted table, rejects) or None when the chunk has no records) per chunk."""
+        cfg = self.cfg
+        check_file(path)
+        large = path.stat().st_size >= PARALLEL_MIN_BYTES
+        parallel = self.workers > 1 and large and "fork" in mp.get_all_start_methods()
+        chunks = read_records(path, cfg.format, cfg.text_col, cfg.label_col,
+                              PARALLEL_CHUNK_RECORDS if parallel else CHUNK_RECORDS)
+        bar = None
+        if not cfg.quiet and cfg.tokenizer == "jieba" and large:
+            from tqdm import tqdm
+            bar = tqdm(unit="lines", desc=f"jieba {path.name}", leave=False)
+        if parallel and self.pool is None:
+            text.char_table(cfg.lowercase)  # built once here; the forked workers inherit it
+            self.pool = mp.get_context("fork").Pool(self.workers)
+        pending: collections.deque = collections.deque()
+        try:
+            for chunk in chunks:
+                if not parallel:
+                    yield chunk, self.work(chunk) if chunk.lines else None
+                else:
+                    pending.append((chunk, self.pool.apply_async(self.work, (chunk,)) if chunk.lines else None))
+                    if len(pending) <= 2 * self.workers:
+                        continue
+                    chunk, result = pending.popleft()
+                    yield chunk, result and result.get()
+                bar and bar.update(len(chunk))
+            while pending:
+                chunk, result = pending.popleft()
+                yield chunk, result and result.get()
+                bar and bar.update(len(chunk))
+        finally:
+            bar and bar.close()
+
+
 def _clean_chunk(chunk, cfg: CleanConfig, stopwords) -> tuple[pa.Table, list]:
     """Normalise and tokenise a chunk's records; return the accepted rows and the rejected ones."""
     too_long = np.fromiter((len(t) > cfg.max_chars for t in chunk.texts), bool, len(chunk.texts))
     # Long texts are rejected before normalising so one huge line costs nothing more.
     keep_texts = [t if not long else "" for t, long in zip(chunk.texts, too_long)]
     labels = text.normalize(chunk.labels)
-    normalised, tokens = text.preprocess(keep_texts, cfg.tokenizer, cfg.lowercase, stopwords,
-                                         workers=cfg.workers, progress=not cfg.quiet)
+    normalised, tokens = text.preprocess(keep_texts, cfg.tokenizer, cfg.lowercase, stopwords)
     reason = np.full(len(chunk.lines), "", dtype=object)
     reason[pc.equal(pc.list_value_length(tokens), 0).to_numpy(zero_copy_only=False)] = "no_tokens"
     reason[pc.equal(normalised, "").to_numpy(zero_copy_only=False)] = "empty_text"
@@ -247,8 +305,9 @@ class _SplitWriter:
             return
         self._writer.write_table(table)
         self.rows += len(table)
-        values, ids = np.unique(table["label"].to_numpy().astype(str), return_inverse=True)
-        for value, count in zip(values, np.bincount(ids)):
+        encoded = pc.dictionary_encode(table["label"]).combine_chunks()
+        values, ids = encoded.dictionary.to_pylist(), encoded.indices.to_numpy()
+        for value, count in zip(values, np.bincount(ids, minlength=len(values))):
             self.label_counts[value] += int(count)
         index = np.array([self._label_index.setdefault(v, len(self._label_index)) for v in values], np.int32)
         self._label_ids.append(index[ids])

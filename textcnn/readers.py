@@ -40,8 +40,9 @@ def check_file(path: Path) -> None:
         raise TextcnnError("file is empty", "pass a file with labelled lines", file=path)
 
 
-def read_records(path: Path, fmt: str, text_col: str | None, label_col: str | None) -> Iterator[Chunk]:
-    """Yield the file's records and rejects in chunks of about CHUNK_RECORDS lines."""
+def read_records(path: Path, fmt: str, text_col: str | None, label_col: str | None,
+                 chunk_records: int = CHUNK_RECORDS) -> Iterator[Chunk]:
+    """Yield the file's records and rejects in chunks of about chunk_records lines."""
     check_file(path)
     if fmt == "jsonl":
         rows = _jsonl_rows(path, text_col or "text", label_col or "label")
@@ -49,7 +50,7 @@ def read_records(path: Path, fmt: str, text_col: str | None, label_col: str | No
         rows = _table_rows(path, "," if fmt == "csv" else "\t", text_col or "text", label_col or "label")
     else:
         rows = _label_tab_text_rows(path)
-    return _chunked(rows)
+    return _chunked(rows, chunk_records)
 
 
 def shown(raw: bytes | str) -> str:
@@ -63,7 +64,7 @@ def shown(raw: bytes | str) -> str:
 # The row generators below yield (line, label, text, None) for a record and
 # (line, None, content, reason) for a reject.
 
-def _chunked(rows) -> Iterator[Chunk]:
+def _chunked(rows, chunk_records: int) -> Iterator[Chunk]:
     chunk = Chunk()
     for line, label, text, reason in rows:
         if reason:
@@ -72,7 +73,7 @@ def _chunked(rows) -> Iterator[Chunk]:
             chunk.lines.append(line)
             chunk.labels.append(label)
             chunk.texts.append(text)
-        if len(chunk) >= CHUNK_RECORDS:
+        if len(chunk) >= chunk_records:
             yield chunk
             chunk = Chunk()
     yield chunk

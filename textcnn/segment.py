@@ -1,4 +1,4 @@
-"""jieba word segmentation (the process-parallel part lives in textcnn.text.preprocess)."""
+"""jieba word segmentation (clean parallelises it over chunks in a process pool: textcnn.clean)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ where a base letter is followed by a combining mark, which is not composed.)
 from __future__ import annotations
 
 import functools
-import multiprocessing as mp
 import os
 import unicodedata
 
@@ -21,9 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 TOKENIZERS = ("char", "jieba", "whitespace")
-# Below this many texts a process pool costs more than it saves; parts are what one worker gets.
-PARALLEL_MIN_TEXTS = 10_000
-PART_TEXTS = 4_000
 # Planes holding every character whose NFKC form differs from itself or that is a format
 # character (BMP, SMP, SIP, tags in plane 14); other planes map to themselves.
 _RANGES = (range(0x0000, 0x30000), range(0xE0000, 0xE1000))
@@ -95,38 +91,9 @@ def drop_tokens(tokens: pa.ListArray, drop: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets), values.filter(keep))
 
 
-def preprocess(texts: list[str], tokenizer: str, lowercase: bool = False, stopwords: pa.Array | None = None,
-               *, workers: int = 1, progress: bool = False) -> tuple[pa.Array, pa.ListArray]:
-    """Normalise and tokenise raw texts; return (normalised texts, tokens).
-
-    Large batches go to `workers` processes (0 = all usable cores) in parts of PART_TEXTS, the
-    whole per-text work (normalising and tokenising) inside the workers, Arrow arrays back."""
-    workers = workers or usable_cores()
-    parts = [texts[i:i + PART_TEXTS] for i in range(0, len(texts), PART_TEXTS)] or [[]]
-    work = functools.partial(_preprocess_part, tokenizer=tokenizer, lowercase=lowercase, stopwords=stopwords)
-    bar = None
-    if progress and tokenizer == "jieba" and len(texts) >= PART_TEXTS:
-        from tqdm import tqdm
-        bar = tqdm(total=len(texts), unit="lines", desc=tokenizer, leave=False)
-    results = []
-    if workers > 1 and len(texts) >= PARALLEL_MIN_TEXTS and "fork" in mp.get_all_start_methods():
-        # fork: the children inherit what is loaded (the jieba dictionary, the character table).
-        char_table(lowercase)
-        with mp.get_context("fork").Pool(min(workers, len(parts))) as pool:
-            for part in pool.imap(work, parts):
-                results.append(part)
-                bar and bar.update(len(part[0]))
-    else:
-        for part in parts:
-            results.append(work(part))
-            bar and bar.update(len(part))
-    bar and bar.close()
-    if len(results) == 1:
-        return results[0]
-    return (pa.concat_arrays([r[0] for r in results]), pa.concat_arrays([r[1] for r in results]))
-
-
-def _preprocess_part(texts: list[str], *, tokenizer: str, lowercase: bool, stopwords) -> tuple[pa.Array, pa.ListArray]:
+def preprocess(texts: list[str], tokenizer: str, lowercase: bool = False,
+               stopwords: pa.Array | None = None) -> tuple[pa.Array, pa.ListArray]:
+    """Normalise and tokenise raw texts; return (normalised texts, tokens)."""
     normalised = normalize(texts, lowercase)
     tokens = tokenize(normalised, tokenizer)
     if stopwords is not None and len(stopwords):

@@ -210,3 +210,23 @@ def test_user_dict_needs_jieba(tmp_path):
 
 def test_stopword_file_without_words(tmp_path):
     fails(tmp_path, "the stopword file lists no words", train=GOOD, stopwords=write(tmp_path, "stop.txt", " \n\n"))
+
+
+@pytest.mark.parametrize("tokenizer", ["char", "jieba"])
+def test_the_process_pool_writes_what_one_process_writes(tmp_path, monkeypatch, tokenizer):
+    # Rejects spread over many small chunks, so order and accounting across workers are checked too.
+    lines = "".join(f"体育\t第{i}届人工智能大会在北京开幕\n" if i % 7 else f"坏行{i}\n" for i in range(600))
+    outputs = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(clean, "PARALLEL_MIN_BYTES", 1)
+        monkeypatch.setattr(clean, "PARALLEL_CHUNK_RECORDS", 37)
+        folder = tmp_path / f"w{workers}"
+        folder.mkdir()
+        report = run(folder, lines + GOOD, tokenizer=tokenizer, workers=workers)
+        report = {k: v for k, v in report.items() if k != "config"}
+        outputs[workers] = (pq.read_table(folder / "out" / "train.parquet"),
+                            (folder / "out" / "rejects.tsv").read_text().replace(str(folder), ""),
+                            json.dumps(report, ensure_ascii=False).replace(str(folder), ""))
+    assert outputs[2][0].equals(outputs[1][0])
+    assert outputs[2][1] == outputs[1][1] and outputs[1][1].count("no_tab") == 86
+    assert outputs[2][2] == outputs[1][2]

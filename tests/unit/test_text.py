@@ -57,17 +57,6 @@ def test_jieba_tokens_and_user_dict(tmp_path):
     assert tokens(sentence, "jieba")[0] == "大模型推动"
 
 
-@pytest.mark.parametrize("tokenizer", text.TOKENIZERS)
-def test_parallel_preprocessing_matches_serial(monkeypatch, tokenizer):
-    texts = [f"第{i}届 人工智能大会在北京开幕 ＡＩ" for i in range(300)] + ["", "  "]
-    stopwords = pa.array(["的", "在"])
-    serial = text.preprocess(texts, tokenizer, stopwords=stopwords, workers=1)
-    monkeypatch.setattr(text, "PARALLEL_MIN_TEXTS", 10)
-    monkeypatch.setattr(text, "PART_TEXTS", 50)
-    parallel = text.preprocess(texts, tokenizer, stopwords=stopwords, workers=2)
-    assert parallel[0].equals(serial[0]) and parallel[1].equals(serial[1])
-
-
 def test_stopwords_are_removed_everywhere_in_the_list():
     got = text.preprocess(["的的中国的队", "的"], "char", stopwords=pa.array(["的"]))[1].to_pylist()
     assert got == [["中", "国", "队"], []]
