@@ -80,7 +80,10 @@ class TrainConfig:
     filter_sizes: tuple = setting((2, 3, 4, 5), "convolution widths, comma-separated")
     num_filters: int = setting(300, "filters per width")
     dropout: float = setting(0.5, "dropout rate before the output layer")
-    lr: float = setting(1e-3, "Adam learning rate")
+    lr: float = setting(1e-3, "Adam learning rate (the peak, with --warmup-steps or a decaying --lr-schedule)")
+    lr_schedule: str = setting("constant", "learning rate over the run: constant (the original), or cosine / "
+                               "linear decay to 0 at the last step of --epochs", choices=("constant", "cosine", "linear"))
+    warmup_steps: int = setting(0, "steps of linear warm-up from 0 to --lr at the start")
     l2: float = setting(0.0, "L2 penalty on the output layer's weights")
     max_norm: float = setting(0.0, "max-norm constraint on the output layer's weights (Kim: 3); 0 = off")
     eval_every: int = setting(1000, "evaluate on the whole dev set every N steps (and each epoch)")

@@ -20,7 +20,8 @@ from .errors import TextcnnError
 from .features import Vocabulary, check_same_preprocessing, load_split
 
 # Settings that change the model or its input; a checkpoint only resumes when they match.
-ARCHITECTURE = ("variant", "seq_len", "filter_sizes", "num_filters", "batch_size", "precision", "seed")
+ARCHITECTURE = ("variant", "seq_len", "filter_sizes", "num_filters", "batch_size", "precision", "seed",
+                "lr_schedule", "warmup_steps")
 
 
 def run(cfg: TrainConfig) -> dict:
@@ -60,7 +61,9 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf) -> dict:
         embedding_dim=vocab.manifest["embedding_dim"], filter_sizes=cfg.filter_sizes,
         num_filters=cfg.num_filters, dropout=cfg.dropout, l2=cfg.l2, max_norm=cfg.max_norm,
         variant=cfg.variant, embeddings=None if cfg.variant == "rand" else vocab.embeddings())
-    optimizer = make_optimizer(keras, model, cfg.lr, cfg.precision)
+    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    optimizer = make_optimizer(keras, model, cfg.lr, cfg.precision, schedule=cfg.lr_schedule,
+                               total_steps=cfg.epochs * steps_per_epoch, warmup_steps=cfg.warmup_steps)
 
     # Progress lives in the checkpoint with the weights, so a resumed run picks it all up.
     step = tf.Variable(0, dtype=tf.int64, name="step")
@@ -89,7 +92,6 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf) -> dict:
 
     train_x, train_y = tf.constant(x_train), tf.constant(y_train)
     writers = {name: tf.summary.create_file_writer(str(out / "tensorboard" / name)) for name in ("train", "dev")}
-    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     first_epoch, skip = divmod(int(step.numpy()), steps_per_epoch)
     verbose = 0 if cfg.quiet else (1 if _interactive() else 2)
     started, trained_examples = time.perf_counter(), 0
@@ -188,9 +190,13 @@ def configure_runtime(tf, keras, seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def make_optimizer(keras, model, lr: float, precision: str):
+def make_optimizer(keras, model, lr: float, precision: str, *, schedule: str = "constant", total_steps: int = 0,
+                   warmup_steps: int = 0):
     """Adam, with loss scaling under float16 (bfloat16 has float32's range and needs none)."""
-    optimizer = keras.optimizers.Adam(lr)
+    from .schedule import WarmupDecay
+
+    rate = lr if schedule == "constant" and not warmup_steps else WarmupDecay(lr, total_steps, warmup_steps, schedule)
+    optimizer = keras.optimizers.Adam(rate)
     if precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(model.trainable_variables)
@@ -230,8 +236,8 @@ def _check_config(cfg: TrainConfig, vocab: Vocabulary) -> None:
         raise TextcnnError("--filter-sizes must be positive", "e.g. --filter-sizes 2,3,4,5")
     if not 0.0 <= cfg.dropout < 1.0:
         raise TextcnnError(f"--dropout must be in [0, 1), not {cfg.dropout}", "e.g. --dropout 0.5")
-    if cfg.lr <= 0 or cfg.l2 < 0 or cfg.max_norm < 0:
-        raise TextcnnError("--lr must be positive, --l2 and --max-norm not negative", "e.g. --lr 1e-3")
+    if cfg.lr <= 0 or cfg.l2 < 0 or cfg.max_norm < 0 or cfg.warmup_steps < 0:
+        raise TextcnnError("--lr must be positive, --l2, --max-norm and --warmup-steps not negative", "e.g. --lr 1e-3")
     if cfg.variant in ("static", "multichannel") and vocab.manifest["embeddings"] == "random":
         raise TextcnnError(f"--variant {cfg.variant} keeps pretrained vectors, but {vocab.folder} has random ones",
                            "build the vocab with --pretrained (or --train-word2vec), or use --variant rand/non-static")
@@ -246,7 +252,8 @@ def _check_resume(cfg: TrainConfig, ckpt_dir: Path) -> None:
         before = artifacts.read_json(ckpt_dir / "config.json")
         for name in ARCHITECTURE:
             now = getattr(cfg, name)
-            was = tuple(before[name]) if isinstance(now, tuple) else before[name]
+            was = before.get(name, getattr(TrainConfig, name))  # settings newer than the checkpoint: default
+            was = tuple(was) if isinstance(now, tuple) else was
             if was != now:
                 flag = "--" + name.replace("_", "-")
                 raise TextcnnError(f"the checkpoints were written with {flag} {was}, not {now}",

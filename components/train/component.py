@@ -20,6 +20,8 @@ def train(
     num_filters: int = 300,
     dropout: float = 0.5,
     lr: float = 0.001,
+    lr_schedule: str = "constant",
+    warmup_steps: int = 0,
     l2: float = 0.0,
     max_norm: float = 0.0,
     eval_every: int = 1000,
@@ -43,7 +45,8 @@ def train(
     cfg = TrainConfig(
         data=data.path, vocab=vocab.path, out=model.path, variant=variant, epochs=epochs, batch_size=batch_size,
         seq_len=seq_len, filter_sizes=parse_value(tuple, filter_sizes, "filter_sizes"), num_filters=num_filters,
-        dropout=dropout, lr=lr, l2=l2, max_norm=max_norm, eval_every=eval_every, checkpoint_every=checkpoint_every,
+        dropout=dropout, lr=lr, lr_schedule=lr_schedule, warmup_steps=warmup_steps, l2=l2, max_norm=max_norm,
+        eval_every=eval_every, checkpoint_every=checkpoint_every,
         keep_checkpoints=keep_checkpoints, early_stop_patience=early_stop_patience, precision=precision, xla=xla,
         seed=seed, log_every=log_every, quiet=False)
     with PipelineRun(mlflow_experiment, mlflow_parent_run_id, kfp_run_id, kfp_run_name).step("train", cfg) as log:

@@ -98,6 +98,29 @@ def test_resume_refuses_changed_architecture(inputs, tmp_path):
         fit(inputs, tmp_path / "m", epochs=2, seq_len=40, resume=True)
 
 
+def test_learning_rate_warms_up_then_decays_across_a_resume(inputs, tmp_path, monkeypatch):
+    schedule = dict(epochs=2, log_every=1, lr=0.01, lr_schedule="linear", warmup_steps=5)
+    real = train._write_train_summaries
+
+    def crash_at_step_21(tf, writer, record, *rest):
+        if record["step"] == 21:
+            raise KeyboardInterrupt("simulated crash")
+        real(tf, writer, record, *rest)
+
+    monkeypatch.setattr(train, "_write_train_summaries", crash_at_step_21)
+    with pytest.raises(KeyboardInterrupt):
+        fit(inputs, tmp_path / "m", **schedule)
+    monkeypatch.setattr(train, "_write_train_summaries", real)
+    summary = fit(inputs, tmp_path / "m", **schedule, resume=True)
+    rate = [r["learning_rate"] for r in json.loads((tmp_path / "m" / "history.json").read_text())["train"]]
+    assert len(rate) == summary["steps"] == 38
+    assert rate[4] == pytest.approx(0.01) and rate[0] < rate[1] < rate[4]  # warm-up over the first 5 steps
+    assert all(a > b for a, b in zip(rate[5:], rate[6:]))  # then down, also also past the resume (checkpoint at step 20)
+    assert rate[-1] < 0.0005
+    with pytest.raises(TextcnnError, match="written with --lr-schedule linear, not cosine"):
+        fit(inputs, tmp_path / "m", epochs=3, lr_schedule="cosine", warmup_steps=5, resume=True)
+
+
 def test_early_stopping_keeps_the_best_weights(inputs, tmp_path):
     summary = fit(inputs, tmp_path / "m", epochs=6, lr=1e-9, early_stop_patience=1)
     assert summary["stopped_early"] and summary["epochs"] == 2
