@@ -32,9 +32,32 @@ def cores() -> int:
 class Rate:
     seconds_per_step: float
     steps: int
+    spread: float = 0.0  # (slowest - fastest) / median round, where there were rounds
 
     def per_second(self, items_per_step: int) -> float:
         return items_per_step / self.seconds_per_step
+
+
+def take_turns(steps: dict, *, rounds: int = 7, steps_per_round: int = 6) -> dict[object, Rate]:
+    """Median seconds per call of each step(i) (i counts calls), the steps taking turns for a few
+    calls each, round after round, so that the machine's slow and fast spells reach all of them.
+    Each must already be warmed up (traced, compiled) and must block until its work is done."""
+    import statistics
+
+    times: dict = {name: [] for name in steps}
+    calls = 0
+    for _ in range(rounds):
+        for name, step in steps.items():
+            started = time.perf_counter()
+            for _ in range(steps_per_round):
+                step(calls)
+                calls += 1
+            times[name].append((time.perf_counter() - started) / steps_per_round)
+    out = {}
+    for name, t in times.items():
+        median = statistics.median(t)
+        out[name] = Rate(median, rounds * steps_per_round, round((max(t) - min(t)) / median, 3))
+    return out
 
 
 def time_steps(step, batches: list, *, warmup: int = 3, min_steps: int = 5, max_steps: int = 40,

@@ -1,9 +1,11 @@
 """Section 1-3: training throughput of our train step per precision, the PyTorch baseline on the
-same batches, and the fraction of the measured GEMM peak reached."""
+same batches, and the fraction of the measured GEMM peak reached.
+
+Every implementation is built and warmed up first; then they take turns, a few steps each, for
+several rounds, and each reports its median round. A slow spell of this shared machine then
+hits all of them alike instead of whichever happened to run at the time."""
 
 from __future__ import annotations
-
-from .common import time_steps
 
 REFERENCE = {"seq_len": 32, "filter_sizes": (2, 3, 4), "num_filters": 256, "embedding_dim": 300,
              "batch_size": 128, "optimizer": "Adam 1e-3", "dropout": 0.5}
@@ -19,8 +21,8 @@ def flops_per_example(seq_len: int, embedding_dim: int, filter_sizes, num_filter
     return 3.0 * (conv + dense)
 
 
-def ours(batches, *, vocab_size: int, num_classes: int, precision: str, xla: bool) -> float:
-    """Examples/s of textcnn.train's own compiled step on these batches."""
+def ours(batches, *, vocab_size: int, num_classes: int, precision: str, xla: bool):
+    """One step of textcnn.train's own compiled step (`make_train_step`), as a blocking callable."""
     import keras
     import tensorflow as tf
 
@@ -36,13 +38,13 @@ def ours(batches, *, vocab_size: int, num_classes: int, precision: str, xla: boo
                               num_filters=REFERENCE["num_filters"], dropout=REFERENCE["dropout"], variant="rand")
         step = make_train_step(tf, keras, model, make_optimizer(keras, model, 1e-3, precision), xla=xla)
         tensors = [(tf.constant(x), tf.constant(y)) for x, y in batches]
-        rate = time_steps(lambda x, y: float(step(x, y)[0]), tensors)
+        float(step(*tensors[0])[0])  # traced (and compiled) under this precision
     finally:
         keras.mixed_precision.set_dtype_policy(previous)
-    return rate.per_second(REFERENCE["batch_size"])
+    return lambda i: float(step(*tensors[i % len(tensors)])[0])
 
 
-def pytorch(batches, *, vocab_size: int, num_classes: int) -> float:
+def pytorch(batches, *, vocab_size: int, num_classes: int):
     import torch
 
     from .torch_textcnn import TorchTextCNN, make_trainer
@@ -52,25 +54,33 @@ def pytorch(batches, *, vocab_size: int, num_classes: int) -> float:
                          REFERENCE["num_filters"], REFERENCE["dropout"])
     step = make_trainer(model)
     tensors = [(torch.from_numpy(x.astype("int64")), torch.from_numpy(y.astype("int64"))) for x, y in batches]
-    rate = time_steps(lambda x, y: float(step(x, y)), tensors)
-    return rate.per_second(REFERENCE["batch_size"])
+    return lambda i: float(step(*tensors[i % len(tensors)]))
 
 
-def run(batches, *, vocab_size: int, num_classes: int, peaks: dict) -> dict:
+def run(batches, *, vocab_size: int, num_classes: int, peaks: dict, rounds: int = 7) -> dict:
+    from .common import take_turns
+
     flops = flops_per_example(REFERENCE["seq_len"], REFERENCE["embedding_dim"], REFERENCE["filter_sizes"],
                               REFERENCE["num_filters"], num_classes)
-    torch_rate = pytorch(batches, vocab_size=vocab_size, num_classes=num_classes)
+    configs = [(p, x) for p in PRECISIONS for x in (False, True)]
+    steps = {"pytorch": pytorch(batches, vocab_size=vocab_size, num_classes=num_classes)}
+    for precision, xla in configs:
+        steps[(precision, xla)] = ours(batches, vocab_size=vocab_size, num_classes=num_classes,
+                                       precision=precision, xla=xla)
+    rates = take_turns(steps, rounds=rounds)
+    torch_rate = rates["pytorch"].per_second(REFERENCE["batch_size"])
     results = []
-    for precision in PRECISIONS:
+    for precision, xla in configs:
+        rate = rates[(precision, xla)].per_second(REFERENCE["batch_size"])
         peak = peaks["float32" if precision == "float32" else "bfloat16"]["peak_gflops"]
-        for xla in (False, True):
-            rate = ours(batches, vocab_size=vocab_size, num_classes=num_classes, precision=precision, xla=xla)
-            results.append({"precision": precision, "xla": xla, "examples_per_second": round(rate, 1),
-                            "vs_pytorch": round(rate / torch_rate, 2),
-                            "gflops": round(rate * flops / 1e9, 1),
-                            "peak_fraction": round(rate * flops / 1e9 / peak, 3),
-                            "peak_of": "float32" if precision == "float32" else "bfloat16"})
+        results.append({"precision": precision, "xla": xla, "examples_per_second": round(rate, 1),
+                        "spread": rates[(precision, xla)].spread,
+                        "vs_pytorch": round(rate / torch_rate, 2),
+                        "gflops": round(rate * flops / 1e9, 1),
+                        "peak_fraction": round(rate * flops / 1e9 / peak, 3),
+                        "peak_of": "float32" if precision == "float32" else "bfloat16"})
     fastest = max(results, key=lambda r: r["examples_per_second"])
     return {"reference": {**REFERENCE, "vocab_size": vocab_size, "num_classes": num_classes},
             "flops_per_example": flops, "pytorch_examples_per_second": round(torch_rate, 1),
+            "pytorch_spread": rates["pytorch"].spread, "rounds": rounds,
             "ours": results, "fastest": {"precision": fastest["precision"], "xla": fastest["xla"]}}
