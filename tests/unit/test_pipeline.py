@@ -96,3 +96,11 @@ def test_the_thucnews_config_sets_pipeline_parameters():
     assert params == {"tokenizer": "char", "min_count": 1, "variant": "non-static", "seq_len": 32,
                       "filter_sizes": "2,3,4", "num_filters": 256, "batch_size": 128, "lr": 0.001, "dropout": 0.5,
                       "epochs": 3, "early_stop_patience": 2, "eval_every": 200, "checkpoint_every": 200}
+
+
+def test_the_fast_thucnews_config_sets_the_schedule():
+    from textcnn_pipeline.cli import parse_params
+
+    params = parse_params([], str(ROOT / "examples" / "thucnews-fast.yaml"))
+    assert params["lr_schedule"] == "linear" and params["warmup_steps"] == 100 and params["epochs"] == 3
+    assert params["lr"] == 0.003 and params["early_stop_patience"] == 0
