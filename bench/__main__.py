@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated, default: all")
     ap.add_argument("--work", help="scratch folder (default: a temporary one, removed at the end)")
     ap.add_argument("--out", default=str(RESULTS), help="results folder (default bench/results)")
-    ap.add_argument("--max-torch-epochs", type=int, default=6, help="PyTorch's epoch budget to reach the target")
+    ap.add_argument("--max-torch-epochs", type=int, default=10, help="PyTorch's epoch budget to reach the target")
     ap.add_argument("--epoch-lines", type=int, default=11_250,
                     help="1x size of the growth section's training epoch (clean and vocab use the whole file)")
     ap.add_argument("--no-readme", action="store_true", help="do not update bench/README.md")
