@@ -76,6 +76,12 @@ def markdown(r: dict) -> str:
         for x in t["ours"]:
             out.append(f"| textcnn | {x['precision']} | {'on' if x['xla'] else 'off'} | {x['examples_per_second']:,.0f} | "
                        f"{x['vs_pytorch']}x | {x['gflops']} | {x['peak_fraction']:.0%} ({x['peak_of']}) |")
+    if t and t.get("phases"):
+        out += ["", "Where a training step's time goes (XLA off; forward = 1/3 of the FLOPs, backward = 2/3):", "",
+                "| precision | phase | ms | share | GFLOP/s | of peak |", "|---|---|---|---|---|---|"]
+        for x in t["phases"]:
+            out.append(f"| {x['precision']} | {x['phase']} | {x['ms']} | {x['share']:.0%} | {x['gflops'] or '-'} | "
+                       f"{format(x['peak_fraction'], '.0%') if x['peak_fraction'] else '-'} |")
     s = r.get("serving")
     if s:
         out += ["", f"Serving: {s['batch256_texts_per_second']:,.0f} texts/s at batch 256; batch 1 p50 "

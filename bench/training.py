@@ -21,8 +21,9 @@ def flops_per_example(seq_len: int, embedding_dim: int, filter_sizes, num_filter
     return 3.0 * (conv + dense)
 
 
-def ours(batches, *, vocab_size: int, num_classes: int, precision: str, xla: bool):
-    """One step of textcnn.train's own compiled step (`make_train_step`), as a blocking callable."""
+def ours(batches, *, vocab_size: int, num_classes: int, precision: str, xla: bool, phases: bool = False):
+    """One step of textcnn.train's own compiled step (`make_train_step`), as a blocking callable;
+    with phases, a dict of callables instead: the forward pass, forward and backward, the step."""
     import keras
     import tensorflow as tf
 
@@ -38,10 +39,50 @@ def ours(batches, *, vocab_size: int, num_classes: int, precision: str, xla: boo
                               num_filters=REFERENCE["num_filters"], dropout=REFERENCE["dropout"], variant="rand")
         step = make_train_step(tf, keras, model, make_optimizer(keras, model, 1e-3, precision), xla=xla)
         tensors = [(tf.constant(x), tf.constant(y)) for x, y in batches]
-        float(step(*tensors[0])[0])  # traced (and compiled) under this precision
+        fns = {"step": lambda x, y: step(x, y)[0]}
+        if phases:
+            loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+            @tf.function(jit_compile=xla)
+            def forward(x, y):
+                return loss_fn(y, model(x, training=True))
+
+            @tf.function(jit_compile=xla)
+            def forward_backward(x, y):
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(y, model(x, training=True))
+                return loss, tape.gradient(loss, model.trainable_variables)
+
+            fns = {"forward": forward, "forward_backward": lambda x, y: forward_backward(x, y)[0], **fns}
+        for fn in fns.values():
+            float(fn(*tensors[0]))  # traced (and compiled) under this precision
     finally:
         keras.mixed_precision.set_dtype_policy(previous)
-    return lambda i: float(step(*tensors[i % len(tensors)])[0])
+    calls = {name: (lambda fn: lambda i: float(fn(*tensors[i % len(tensors)])))(fn) for name, fn in fns.items()}
+    return calls if phases else calls["step"]
+
+
+def phases(batches, *, vocab_size: int, num_classes: int, peaks: dict, rounds: int = 5) -> list[dict]:
+    """Where a step's time goes, float32 and mixed bfloat16 without XLA: milliseconds and GFLOP/s of
+    the forward pass (1/3 of the FLOPs), the backward pass (2/3) and the rest (the optimizer)."""
+    from .common import take_turns
+
+    flops = flops_per_example(REFERENCE["seq_len"], REFERENCE["embedding_dim"], REFERENCE["filter_sizes"],
+                              REFERENCE["num_filters"], num_classes) * REFERENCE["batch_size"]
+    out = []
+    for precision in ("float32", "mixed_bfloat16"):
+        calls = ours(batches, vocab_size=vocab_size, num_classes=num_classes, precision=precision, xla=False,
+                     phases=True)
+        ms = {name: rate.seconds_per_step * 1000 for name, rate in take_turns(calls, rounds=rounds).items()}
+        parts = {"forward": (ms["forward"], flops / 3), "backward": (ms["forward_backward"] - ms["forward"], flops * 2 / 3),
+                 "optimizer and rest": (ms["step"] - ms["forward_backward"], 0.0)}
+        peak = peaks["float32" if precision == "float32" else "bfloat16"]["peak_gflops"]
+        for name, (t, f) in parts.items():
+            gflops = f / 1e6 / t if t > 0 and f else None
+            out.append({"precision": precision, "phase": name, "ms": round(t, 1),
+                        "share": round(t / ms["step"], 3), "gflops": gflops and round(gflops, 1),
+                        "peak_fraction": gflops and round(gflops / peak, 3)})
+    return out
 
 
 def pytorch(batches, *, vocab_size: int, num_classes: int):
@@ -80,7 +121,8 @@ def run(batches, *, vocab_size: int, num_classes: int, peaks: dict, rounds: int 
                         "peak_fraction": round(rate * flops / 1e9 / peak, 3),
                         "peak_of": "float32" if precision == "float32" else "bfloat16"})
     fastest = max(results, key=lambda r: r["examples_per_second"])
-    return {"reference": {**REFERENCE, "vocab_size": vocab_size, "num_classes": num_classes},
+    profile = phases(batches, vocab_size=vocab_size, num_classes=num_classes, peaks=peaks)
+    return {"phases": profile, "reference": {**REFERENCE, "vocab_size": vocab_size, "num_classes": num_classes},
             "flops_per_example": flops, "pytorch_examples_per_second": round(torch_rate, 1),
             "pytorch_spread": rates["pytorch"].spread, "rounds": rounds,
             "ours": results, "fastest": {"precision": fastest["precision"], "xla": fastest["xla"]}}
