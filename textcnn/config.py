@@ -92,9 +92,9 @@ class TrainConfig:
     early_stop_patience: int = setting(3, "stop after this many epochs without a better dev accuracy; "
                                        "0 = never. The best weights are kept either way")
     resume: bool = setting(False, "continue from the latest checkpoint in --out")
-    precision: str = setting("float32", "float32, or mixed precision with bfloat16/float16 compute "
-                             "(on CPU pair it with --xla: without XLA TensorFlow's CPU kernels for "
-                             "them are several times slower)",
+    precision: str = setting("float32", "float32, or mixed precision with bfloat16/float16 compute (on CPU: "
+                             "mixed_bfloat16 is fastest without --xla where the CPU has AVX-512 BF16; "
+                             "mixed_float16 needs --xla, its CPU kernels are several times slower without)",
                              choices=("float32", "mixed_bfloat16", "mixed_float16"))
     xla: bool = setting(False, "compile the training step with XLA")
     seed: int = setting(42, "seed of weights, dropout and shuffling")
