@@ -26,3 +26,11 @@ class GateFailed(TextcnnError):
     """A quality gate refused to let the model through (not a usage error: exit 1)."""
 
     exit_code = 1
+
+
+class Stopped(TextcnnError):
+    """Stopped by a signal after saving its progress; exits as shells report a signal (128 + number)."""
+
+    def __init__(self, signum: int, problem: str, fix: str = ""):
+        self.exit_code = 128 + signum
+        super().__init__(problem, fix)

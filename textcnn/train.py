@@ -2,12 +2,15 @@
 
 Outputs (in --out): model.keras (the best weights on dev), history.json (training and dev
 curves), checkpoints/ (every --checkpoint-every steps and each epoch; --resume continues from
-the latest), best.weights.h5, tensorboard/{train,dev}, and the textcnn.json manifest.
+the latest; SIGTERM saves one and stops, exit 143), best.weights.h5, tensorboard/{train,dev},
+and the textcnn.json manifest.
 """
 
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,7 +19,7 @@ import numpy as np
 
 from . import artifacts
 from .config import TrainConfig
-from .errors import TextcnnError
+from .errors import Stopped, TextcnnError
 from .features import Vocabulary, check_same_preprocessing, load_split
 
 # Settings that change the model or its input; a checkpoint only resumes when they match.
@@ -40,12 +43,35 @@ def run(cfg: TrainConfig) -> dict:
     previous_policy = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     try:
-        return _fit(cfg, vocab, out, keras, tf)
+        with _StopSignal() as stop:
+            return _fit(cfg, vocab, out, keras, tf, stop)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
 
 
-def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf) -> dict:
+class _StopSignal:
+    """Turns SIGTERM (what Kubernetes sends a pod before killing it) into a request that the
+    training loop honours after the current step: save a checkpoint, then stop with Stopped.
+    Only the main thread can take signals; elsewhere (a notebook's worker thread) it does nothing."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous = None
+
+    def __enter__(self) -> "_StopSignal":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._request)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def _request(self, signum, frame) -> None:
+        self.signum = signum
+
+
+def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopSignal) -> dict:
     from .metrics import classification_metrics
     from .model import build_textcnn
 
@@ -146,8 +172,13 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf) -> dict:
             if s % cfg.eval_every == 0:
                 m = evaluate_dev(epoch)
                 values += [("dev_accuracy", m["accuracy"])]
-            if s % cfg.checkpoint_every == 0:
+            if s % cfg.checkpoint_every == 0 or stop.signum:
                 save_checkpoint()
+            if stop.signum:
+                for writer in writers.values():
+                    writer.flush()
+                raise Stopped(stop.signum, f"stopped by {signal.Signals(stop.signum).name} at step {s}, "
+                              f"checkpoint saved in {ckpt_dir}", "rerun the same command with --resume to continue")
             bar.update(s - epoch * steps_per_epoch, values=values)
         skip = 0
         m = history["dev"][-1] if history["dev"] and history["dev"][-1]["step"] == int(step.numpy()) \
