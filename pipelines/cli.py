@@ -66,6 +66,14 @@ def _resources(args):
     return Resources(gpu=not args.no_gpu, cpu=args.train_cpu, memory=args.train_memory, toleration=toleration)
 
 
+def _recovery(args):
+    from .pipeline import Recovery
+
+    if args.retries < 0 or args.retry_backoff < 0:
+        raise TextcnnError("--retries and --retry-backoff must not be negative", "e.g. --retries 2 --retry-backoff 30")
+    return Recovery(retries=args.retries, backoff=args.retry_backoff, workspace=args.checkpoint_workspace)
+
+
 def _inputs(args) -> tuple[str, ...]:
     return ("train",) + tuple(i for i in OPTIONAL_INPUTS if i not in args.without and (i in args.with_ or i in ("dev", "test")))
 
@@ -78,7 +86,7 @@ def compile_pipeline(args) -> Path:
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp.yaml")  # the compiler insists on .yaml
-    compiler.Compiler().compile(build_pipeline(_inputs(args), _resources(args)), str(tmp))
+    compiler.Compiler().compile(build_pipeline(_inputs(args), _resources(args), recovery=_recovery(args)), str(tmp))
     os.replace(tmp, out)
     return out
 
@@ -108,7 +116,7 @@ def cmd_run(args) -> int:
         if getattr(args, name):
             data[name] = getattr(args, name)
     params = parse_params(args.param, args.config)
-    result = run_local(data, params, args.workspace, args.runner)
+    result = run_local(data, params, args.workspace, args.runner, recovery=_recovery(args))
     print(summary_text(result))
     return 0
 
@@ -183,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--toleration", metavar="KEY[=VALUE]:EFFECT",
                        help="a toleration for the train task, e.g. nvidia.com/gpu:NoSchedule")
 
+    def recovery_options(p, retries: int):
+        p.add_argument("--retries", type=int, default=retries,
+                       help=f"run a failed task again up to N times (default: {retries}); train resumes from its "
+                       "checkpoints")
+        p.add_argument("--retry-backoff", type=int, default=30, metavar="SECONDS",
+                       help="wait before the first retry, doubled for each next one (default: 30)")
+        p.add_argument("--checkpoint-workspace", metavar="SIZE",
+                       help="keep train's checkpoints in a KFP pipeline workspace of this size (e.g. 20Gi; a PVC "
+                       "on the cluster, needs KFP >= 2.14), so a retried train pod resumes")
+
     def param_options(p):
         p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                        help="a pipeline parameter (repeatable); `textcnn-pipeline params` lists them")
@@ -192,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="write the pipeline IR YAML")
     c.add_argument("--output", default="build/textcnn_pipeline.yaml", help="(default: build/textcnn_pipeline.yaml)")
     shape_options(c)
+    recovery_options(c, retries=2)
     c.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("params", help="list the pipeline parameters with types and defaults")
@@ -207,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
                    help="subprocess: components run in this Python environment (default); docker: each in its "
                    "image through the Docker API (Docker, or podman's socket in DOCKER_HOST; needs an MLflow server)")
+    recovery_options(r, retries=0)
     param_options(r)
     r.set_defaults(func=cmd_run)
 
@@ -223,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{name.replace('_', '-')}-uri", dest=f"{name}_uri", metavar="URI",
                        help=f"{name.replace('_', ' ')} file URI the cluster can read (gs://, s3://, minio://)")
     shape_options(s)
+    recovery_options(s, retries=2)
     param_options(s)
     s.set_defaults(func=cmd_submit)
     return parser

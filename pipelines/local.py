@@ -25,7 +25,7 @@ def default_tracking_uri() -> str:
 
 
 def run_local(data: dict[str, str], params: dict, workspace: str | Path = "runs/pipeline",
-              runner: str = "subprocess") -> dict:
+              runner: str = "subprocess", recovery=None) -> dict:
     """Run the pipeline on `data` ({input: path}); return where things are and the test metrics.
 
     runner "subprocess" runs the components in this Python environment; "docker" runs each in its
@@ -35,7 +35,7 @@ def run_local(data: dict[str, str], params: dict, workspace: str | Path = "runs/
 
     from textcnn import tracking
 
-    from .pipeline import build_pipeline
+    from .pipeline import Recovery, build_pipeline
 
     for name, path in data.items():
         if not Path(path).is_file():
@@ -52,7 +52,7 @@ def run_local(data: dict[str, str], params: dict, workspace: str | Path = "runs/
     run = tracking.PipelineRun(experiment, params.get("mlflow_parent_run_id", ""))
     parent = run.parent_run_id() if params.get("mlflow_parent_run_id") else _create_parent(run, started, data)
     local.init(runner=kfp_runner, pipeline_root=str(workspace / "outputs"), workspace_root=str(workspace / "workspace"))
-    pipeline = build_pipeline(tuple(data))
+    pipeline = build_pipeline(tuple(data), recovery=recovery or Recovery())
     arguments = {f"{k}_uri": str(Path(v).resolve()) for k, v in data.items()}
     try:
         pipeline(**arguments, **{**params, "mlflow_parent_run_id": parent})

@@ -23,13 +23,15 @@ STEPS = {"clean": clean, "vocab": vocab, "train": train, "evaluate": evaluate, "
 DATA_INPUTS = ("train", "dev", "test", "pretrained", "stopwords", "user_dict")
 # Filled in by the pipeline itself, not by the user.
 RUN_IDENTITY = {"kfp_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER, "kfp_run_name": dsl.PIPELINE_JOB_NAME_PLACEHOLDER}
+# Component inputs the pipeline sets itself, never pipeline parameters.
+INTERNAL = set(RUN_IDENTITY) | {"checkpoint_root"}
 _TYPES = {"String": str, "Integer": int, "Float": float, "Boolean": bool}
 
 
 # The Kubernetes objects the tasks read (manifests/pipeline-namespace, manifests/overlays).
-MLFLOW_CONFIG_MAP = "textcnn-mlflow"        # MLFLOW_TRACKING_URI
-MLFLOW_AUTH_SECRET = "textcnn-mlflow-auth"  # optional credentials
-MLFLOW_AUTH_KEYS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+MLFLOW_SECRET = "textcnn-mlflow"  # MLFLOW_TRACKING_URI and, if the server needs them, credentials
+MLFLOW_KEYS = ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+               "MLFLOW_TRACKING_TOKEN")
 GPU_POOL_LABEL = "textcnn.dev/gpu-node-pool"  # a PodDefault may add tolerations / node selector
 
 
@@ -43,12 +45,24 @@ class Resources:
     toleration: dict | None = None
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """How tasks survive failures. `retries`: each task runs again up to this many times, after
+    `backoff` seconds doubling each time (a preempted node, an evicted pod, a flaky service).
+    `workspace`: the size of a KFP pipeline workspace (a PVC on the cluster) where train keeps its
+    checkpoints, so a retried train pod resumes instead of starting over; without one, train
+    resumes only where its output folder outlives the attempt (kfp.local, a FUSE-mounted root)."""
+    retries: int = 0
+    backoff: int = 30
+    workspace: str | None = None
+
+
 def step_parameters() -> dict[str, inspect.Parameter]:
     """Every user-settable parameter of the components, once, with its type and default."""
     params: dict[str, inspect.Parameter] = {}
     for component in STEPS.values():
         for name, spec in component.component_spec.inputs.items():
-            if spec.type not in _TYPES or name in RUN_IDENTITY or name in params:
+            if spec.type not in _TYPES or name in INTERNAL or name in params:
                 continue
             default = spec.default if spec.default is not None else ""
             params[name] = inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
@@ -60,7 +74,7 @@ def step_parameters() -> dict[str, inspect.Parameter]:
 
 
 def build_pipeline(inputs: tuple[str, ...] = ("train", "dev", "test"), resources: Resources = Resources(),
-                   name: str = "textcnn"):
+                   name: str = "textcnn", recovery: Recovery = Recovery()):
     """The pipeline function for these data inputs (`train` is required; see DATA_INPUTS)."""
     unknown = set(inputs) - set(DATA_INPUTS)
     if "train" not in inputs or unknown:
@@ -74,8 +88,14 @@ def build_pipeline(inputs: tuple[str, ...] = ("train", "dev", "test"), resources
 
         def run(step: str, **artifacts):
             accepted = STEPS[step].component_spec.inputs
-            task = STEPS[step](**artifacts, **RUN_IDENTITY, **{k: v for k, v in p.items() if k in accepted})
+            internal = {"checkpoint_root": dsl.WORKSPACE_PATH_PLACEHOLDER} if step == "train" and recovery.workspace \
+                else {}
+            task = STEPS[step](**artifacts, **RUN_IDENTITY, **internal,
+                               **{k: v for k, v in p.items() if k in accepted})
             _mlflow_environment(task)
+            if recovery.retries:
+                task.set_retry(recovery.retries, backoff_duration=f"{recovery.backoff}s", backoff_factor=2.0,
+                               backoff_max_duration="3600s")
             return task.set_display_name(step)
 
         data = {i: dsl.importer(artifact_uri=p[f"{i}_uri"], artifact_class=dsl.Dataset, reimport=False)
@@ -95,17 +115,17 @@ def build_pipeline(inputs: tuple[str, ...] = ("train", "dev", "test"), resources
     pipeline.__signature__ = signature
     pipeline.__name__ = name.replace("-", "_")
     pipeline.__doc__ = _docstring(uris)
+    config = dsl.PipelineConfig(workspace=dsl.WorkspaceConfig(size=recovery.workspace)) if recovery.workspace else None
     return dsl.pipeline(name=name, description="TextCNN (Kim 2014) text classifier: clean, vocab, train, "
-                        "evaluate, export; logged to MLflow.")(pipeline)
+                        "evaluate, export; logged to MLflow.", pipeline_config=config)(pipeline)
 
 
 def _mlflow_environment(task) -> None:
-    """Where MLflow is, from the pipeline namespace's ConfigMap (and optional Secret), never the YAML."""
-    kubernetes.use_config_map_as_env(task, config_map_name=MLFLOW_CONFIG_MAP,
-                                     config_map_key_to_env={"MLFLOW_TRACKING_URI": "MLFLOW_TRACKING_URI"},
-                                     optional=True)
-    kubernetes.use_secret_as_env(task, secret_name=MLFLOW_AUTH_SECRET,
-                                 secret_key_to_env={k: k for k in MLFLOW_AUTH_KEYS}, optional=True)
+    """Where MLflow is and how to log in, from the pipeline namespace's Secret, never the YAML.
+    Optional keys: a pod without the Secret gets tracking.py's one-line error, not a pod stuck in
+    CreateContainerConfigError, and servers without authentication need no credentials."""
+    kubernetes.use_secret_as_env(task, secret_name=MLFLOW_SECRET, secret_key_to_env={k: k for k in MLFLOW_KEYS},
+                                 optional=True)
 
 
 def _request_resources(task, resources: Resources) -> None:

@@ -67,7 +67,7 @@ def ensure_experiment(name: str) -> str:
     if "MLFLOW_TRACKING_URI" not in os.environ and "KUBERNETES_SERVICE_HOST" in os.environ:
         # In a pod, MLflow's default (a SQLite file in the container) would silently lose everything.
         raise TextcnnError("MLFLOW_TRACKING_URI is not set in this pod",
-                           "apply manifests/pipeline-namespace (ConfigMap textcnn-mlflow) in the pipeline's namespace")
+                           "apply manifests/pipeline-namespace (Secret textcnn-mlflow) in the pipeline's namespace")
     uri = tracking_uri()
     try:
         with _quick_failure():

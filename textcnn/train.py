@@ -105,6 +105,8 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopS
     if cfg.resume and manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         history = _history_until(out / "history.json", int(step.numpy()))
+        if not cfg.quiet:
+            print(f"resumed from step {int(step.numpy())} ({manager.latest_checkpoint})")
     artifacts.write_json(ckpt_dir / "config.json", asdict(cfg))
 
     train_step = make_train_step(tf, keras, model, optimizer, xla=cfg.xla)

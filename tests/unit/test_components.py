@@ -12,7 +12,7 @@ from textcnn.config import CleanConfig, EvaluateConfig, ExportConfig, TrainConfi
 
 STEPS = {"clean": CleanConfig, "vocab": VocabConfig, "train": TrainConfig, "evaluate": EvaluateConfig,
          "export": ExportConfig}
-BOOKKEEPING = {"mlflow_experiment", "mlflow_parent_run_id", "kfp_run_id", "kfp_run_name"}
+BOOKKEEPING = {"mlflow_experiment", "mlflow_parent_run_id", "kfp_run_id", "kfp_run_name", "checkpoint_root"}
 # Step settings a component sets itself (paths, verbosity, machine details) or adds (the gate, MLflow names).
 SET_BY_COMPONENT = {"train", "dev", "test", "out", "data", "vocab", "model", "metrics", "quiet", "workers",
                     "resume", "eval_batch_size", "batch_size", "version", "stopwords", "user_dict", "pretrained"}

@@ -2,6 +2,7 @@
 validated offline with kubernetes-validate in strict mode, secure, free of secrets, and wired to the
 pipeline."""
 
+import base64
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ def manifests(tmp_path_factory) -> Path:
     """A copy of manifests/ with the secret env files made from their templates, as a user would."""
     copy = tmp_path_factory.mktemp("manifests") / "manifests"
     shutil.copytree(ROOT / "manifests", copy)
-    for example in (copy / "base" / "secrets").glob("*.env.example"):
+    for example in copy.rglob("*.env.example"):
         shutil.copyfile(example, example.with_suffix(""))
     return copy
 
@@ -74,7 +75,7 @@ def test_every_object_validates_strictly(rendered):
             validate_pod_default(doc)
             continue
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
-    assert {"Namespace", "Secret", "Service", "StatefulSet", "Deployment", "Job", "NetworkPolicy", "ConfigMap",
+    assert {"Namespace", "Secret", "Service", "StatefulSet", "Deployment", "Job", "NetworkPolicy",
             "PodDefault"} <= kinds
 
 
@@ -141,7 +142,8 @@ def test_no_secret_values_in_the_repository():
         for line in example.read_text().splitlines():
             if line and not line.startswith("#"):
                 name, _, value = line.partition("=")
-                assert value.startswith("<") and value.endswith(">") or name in ("POSTGRES_USER", "POSTGRES_DB"), line
+                assert value.startswith("<") and value.endswith(">") or \
+                    name in ("POSTGRES_USER", "POSTGRES_DB", "MLFLOW_TRACKING_URI"), line
     for path in (ROOT / "manifests").rglob("*.yaml"):
         for doc in yaml.safe_load_all(path.read_text()):
             assert not (doc and doc.get("kind") == "Secret"), f"{path}: secrets come from the env files"
@@ -155,9 +157,12 @@ def test_the_pipeline_reads_what_the_manifests_provide(rendered, tmp_path):
     from textcnn_pipeline import pipeline
     from textcnn_pipeline.cli import main
 
-    (config_map,) = [d for d in rendered["pipeline-namespace"] if d["kind"] == "ConfigMap"]
-    assert config_map["metadata"]["name"] == pipeline.MLFLOW_CONFIG_MAP
-    assert config_map["data"]["MLFLOW_TRACKING_URI"].startswith("http://mlflow.textcnn.svc")
+    (secret,) = [d for d in rendered["pipeline-namespace"] if d["kind"] == "Secret"]
+    assert secret["metadata"]["name"] == pipeline.MLFLOW_SECRET
+    assert base64.b64decode(secret["data"]["MLFLOW_TRACKING_URI"]).startswith(b"http://mlflow.textcnn.svc")
+    assert set(secret["data"]) <= set(pipeline.MLFLOW_KEYS)
+    for kustomization in ("pipeline-namespace", "overlays/gpu-node-pool"):  # the URI in Secrets only
+        assert not [d for d in rendered[kustomization] if d["kind"] == "ConfigMap"]
     (pod_default,) = [d for d in rendered["overlays/gpu-node-pool"] if d["kind"] == "PodDefault"]
     assert pod_default["spec"]["selector"]["matchLabels"] == {pipeline.GPU_POOL_LABEL: "true"}
 
@@ -166,10 +171,10 @@ def test_the_pipeline_reads_what_the_manifests_provide(rendered, tmp_path):
     executors = platform["deploymentSpec"]["executors"]
     for step in ("clean", "vocab", "train", "evaluate", "export"):
         spec = executors[f"exec-{step}"]
-        (cm,) = spec["configMapAsEnv"]
-        assert cm["configMapName"] == "textcnn-mlflow" and cm["optional"] is True
-        assert cm["keyToEnv"] == [{"configMapKey": "MLFLOW_TRACKING_URI", "envVar": "MLFLOW_TRACKING_URI"}]
-        assert spec["secretAsEnv"][0]["secretName"] == "textcnn-mlflow-auth"
+        assert "configMapAsEnv" not in spec
+        (env,) = spec["secretAsEnv"]
+        assert env["secretName"] == "textcnn-mlflow" and env["optional"] is True
+        assert {k["secretKey"] for k in env["keyToEnv"]} == set(pipeline.MLFLOW_KEYS)
     assert executors["exec-train"]["podMetadata"]["labels"] == {pipeline.GPU_POOL_LABEL: "true"}
 
 
@@ -193,7 +198,7 @@ def test_the_readme_deploy_commands_that_run_without_a_cluster(tmp_path):
     block = re.search(r"```sh\n(.*?)```", readme[readme.index("## Deploy on Kubernetes"):], re.S).group(1)
     lines = [line.split("  #")[0].strip() for line in block.splitlines()
              if line.startswith(("cp manifests", "(cd manifests", "export TEXTCNN_REGISTRY"))]
-    assert len(lines) == 5
+    assert len(lines) == 6
     shutil.copytree(ROOT / "manifests", tmp_path / "manifests")
     env = {**os.environ, "PATH": f"{Path(binary).parent}:{os.environ['PATH']}"}
     subprocess.run(["bash", "-euc", "\n".join(lines)], cwd=tmp_path, env=env, check=True)

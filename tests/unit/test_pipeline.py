@@ -61,7 +61,7 @@ def test_train_asks_for_a_gpu_cpu_memory_and_tolerates_the_taint(compiled):
 def test_no_secrets_in_the_compiled_pipeline(compiled, monkeypatch):
     text = compiled.read_text()
     assert not re.search(r"(?i)(password|secret_key|access_key|api[_-]?key|token)\s*[:=]\s*\S", text)
-    # MLflow's address and credentials are read from the cluster (ConfigMap, Secret) by name only.
+    # MLflow's address and credentials are read from the cluster (a Secret) by name only.
     assert "sqlite:" not in text and "http://" not in text and "https://" not in text
 
 
@@ -104,3 +104,46 @@ def test_the_fast_thucnews_config_sets_the_schedule():
     params = parse_params([], str(ROOT / "examples" / "thucnews-fast.yaml"))
     assert params["lr_schedule"] == "linear" and params["warmup_steps"] == 100 and params["epochs"] == 3
     assert params["lr"] == 0.003 and params["early_stop_patience"] == 0
+
+
+def all_tasks(doc):
+    """Every task of the pipeline, the ones inside the gate's sub-DAG too."""
+    tasks = dict(doc["root"]["dag"]["tasks"])
+    for component in doc["components"].values():
+        tasks.update(component.get("dag", {}).get("tasks", {}))
+    return tasks
+
+
+def test_cluster_tasks_retry_with_backoff_and_train_resumes(compiled):
+    doc, _ = documents(compiled)
+    steps = {name: t for name, t in all_tasks(doc).items() if not name.startswith(("importer", "condition-"))}
+    assert set(steps) == {"clean", "vocab", "train", "evaluate", "export"}
+    for task in steps.values():
+        assert task["retryPolicy"] == {"maxRetryCount": 2, "backoffDuration": "30s", "backoffFactor": 2.0,
+                                       "backoffMaxDuration": "3600s"}
+    assert "checkpoint_root" not in steps["train"]["inputs"]["parameters"]  # no workspace unless asked
+    assert "pipelineConfig" not in documents(compiled)[1]["platforms"]["kubernetes"]
+    source = doc["deploymentSpec"]["executors"]["exec-train"]["container"]["command"][-1]
+    assert "resume=True" in source
+
+
+def test_a_checkpoint_workspace_is_where_train_keeps_its_checkpoints(tmp_path):
+    from textcnn_pipeline.cli import main
+
+    assert main(["compile", "--output", str(tmp_path / "p.yaml"), "--checkpoint-workspace", "20Gi",
+                 "--retries", "4", "--retry-backoff", "10"]) == 0
+    doc, platform = documents(tmp_path / "p.yaml")
+    train = all_tasks(doc)["train"]
+    assert train["inputs"]["parameters"]["checkpoint_root"]["runtimeValue"]["constant"] == "{{$.workspace_path}}"
+    assert train["retryPolicy"]["maxRetryCount"] == 4 and train["retryPolicy"]["backoffDuration"] == "10s"
+    assert platform["platforms"]["kubernetes"]["pipelineConfig"]["workspace"]["size"] == "20Gi"
+
+
+def test_local_runs_do_not_retry_unless_asked(tmp_path):
+    from kfp import compiler
+
+    from textcnn_pipeline.pipeline import build_pipeline
+
+    compiler.Compiler().compile(build_pipeline(), str(tmp_path / "local.yaml"))
+    doc, _ = documents(tmp_path / "local.yaml")
+    assert not [t for t in all_tasks(doc).values() if "retryPolicy" in t]
