@@ -45,6 +45,7 @@ REASONS = {
     "missing_field": "a JSONL object without the text or label key",
     "bad_field_type": "a JSONL text that is not a string, or a label that is not a string or integer",
     "empty_label": "the label is empty",
+    "bad_label": "the label holds a TAB or line break (a column mix-up, and it would break TSV outputs)",
     "empty_text": "the text is empty after normalisation",
     "too_long": "the text is longer than --max-chars",
     "no_tokens": "no tokens left after tokenising and removing stopwords",
@@ -228,6 +229,8 @@ def _clean_chunk(chunk, cfg: CleanConfig, stopwords) -> tuple[pa.Table, list]:
     reason[pc.equal(normalised, "").to_numpy(zero_copy_only=False)] = "empty_text"
     reason[too_long] = "too_long"
     reason[pc.equal(labels, "").to_numpy(zero_copy_only=False)] = "empty_label"
+    raw_labels = pa.array(chunk.labels, pa.string())
+    reason[pc.match_substring_regex(raw_labels, "[\t\r\n]").to_numpy(zero_copy_only=False)] = "bad_label"
     bad = reason != ""
     lines = np.asarray(chunk.lines, dtype=np.int64)
     rejected = [(int(lines[i]), reason[i], shown(f"{chunk.labels[i]}\t{chunk.texts[i]}")) for i in np.flatnonzero(bad)]
@@ -392,17 +395,30 @@ def _check_report(cfg: CleanConfig, report: dict, out: Path) -> None:
         assert f["input_lines"] == written + f["rejected"], (split, f, written)
         counted = f["rejected"] - f["rejected_by_reason"].get("duplicate", 0)
         if f["input_lines"] and counted / f["input_lines"] > cfg.max_reject_ratio:
-            worst = max((r for r in f["rejected_by_reason"] if r != "duplicate"),
-                        key=f["rejected_by_reason"].get)
+            worst = _main_reason(f)
             raise TextcnnError(
                 f"{counted} of {f['input_lines']} lines rejected ({counted / f['input_lines']:.1%}, "
                 f"mostly {worst}: {REASONS[worst]}), more than --max-reject-ratio {cfg.max_reject_ratio}",
-                f"see {out / 'rejects.tsv'}; fix the file (or its --format) or raise --max-reject-ratio",
-                file=f["path"])
+                f"see {out / 'rejects.tsv'}; {_fix_for(worst)} or raise --max-reject-ratio", file=f["path"])
     for split, stats in report["splits"].items():
         if stats["examples"] == 0:
-            source = report["files"].get(split, report["files"]["train"])["path"]
-            fix = ("pass --dev or raise --dev-ratio; train has too few lines per label"
-                   if split == "dev" and report["dev_split_from_train"]
-                   else f"see {out / 'rejects.tsv'} for why every line was rejected")
-            raise TextcnnError(f"the {split} split is empty", fix, file=source)
+            source = report["files"].get(split, report["files"]["train"])
+            if split == "dev" and report["dev_split_from_train"]:
+                raise TextcnnError("the dev split is empty", "pass --dev or raise --dev-ratio; train has too few "
+                                   "lines per label", file=source["path"])
+            worst = _main_reason(source) if source["rejected"] else None
+            raise TextcnnError(f"the {split} split is empty" + (f": every line rejected, mostly {worst} "
+                                                                 f"({REASONS[worst]})" if worst else ""),
+                               f"see {out / 'rejects.tsv'}; {_fix_for(worst)}", file=source["path"])
+
+
+def _main_reason(file_report: dict) -> str:
+    reasons = {r: n for r, n in file_report["rejected_by_reason"].items() if r != "duplicate"} or \
+        file_report["rejected_by_reason"]
+    return max(reasons, key=reasons.get)
+
+
+def _fix_for(reason: str | None) -> str:
+    if reason == "invalid_utf8":
+        return "convert the file to UTF-8 (e.g. `iconv -f GBK -t UTF-8`)"
+    return "fix the file (or its --format)"

@@ -134,7 +134,9 @@ def _scalar_label(value: object) -> bool:
 def _table_rows(path: Path, delimiter: str, text_col: str, label_col: str):
     # surrogateescape keeps invalid bytes visible per field, so one bad line is one reject.
     with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
+        # strict: a malformed quote (one never closed, text after a closing one) is a reject, not a
+        # record silently glued together from what follows.
+        reader = csv.reader(f, delimiter=delimiter, strict=True)
         try:
             header = [h.strip() for h in next(reader)]
         except csv.Error as e:

@@ -142,9 +142,11 @@ def load_vectors(path: str, binary: bool):
     try:
         kv = KeyedVectors.load_word2vec_format(str(p), binary=binary, unicode_errors="strict")
     except UnicodeDecodeError as e:
-        raise TextcnnError(f"not UTF-8 ({e.reason})", "convert the file to UTF-8", file=p) from None
+        raise TextcnnError(f"not UTF-8 ({e.reason})", "convert the file to UTF-8, e.g. with iconv", file=p,
+                           line=None if binary else _first_line_where(p, _not_utf8)) from None
     except (ValueError, EOFError) as e:
-        raise TextcnnError(f"cannot read the vectors ({e})", fix, file=p) from None
+        raise TextcnnError(f"cannot read the vectors ({e})", fix, file=p,
+                           line=None if binary else _first_line_where(p, _not_numbers)) from None
     if kv.vectors.shape[1] != dim:
         raise TextcnnError(f"vectors have {kv.vectors.shape[1]} values, the header says {dim}", fix, file=p)
     bad = ~np.isfinite(kv.vectors).all(axis=1)
@@ -153,6 +155,31 @@ def load_vectors(path: str, binary: bool):
         raise TextcnnError(f"the vector of {kv.index_to_key[i]!r} holds NaN or Inf",
                            "remove or fix that line", file=p, line=None if binary else i + 2)
     return kv
+
+
+def _first_line_where(p: Path, bad) -> int | None:
+    """The number of the first line of a text vectors file that bad(line) finds wrong (errors only)."""
+    with p.open("rb") as f:
+        for number, line in enumerate(f, 1):
+            if number > 1 and bad(line):
+                return number
+    return None
+
+
+def _not_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+        return False
+    except UnicodeDecodeError:
+        return True
+
+
+def _not_numbers(line: bytes) -> bool:
+    try:
+        [float(v) for v in line.split()[1:]]
+        return False
+    except ValueError:
+        return True
 
 
 def _check_text_vectors(p: Path, count: int, dim: int, fix: str) -> None:
