@@ -146,6 +146,8 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     for name in ("mlflow", "alembic"):  # database migrations and the like are not the user's news
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Each retry of an MLflow request (tracking.py bounds them); what finally happened is one line.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="keras")
 
 

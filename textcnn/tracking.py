@@ -2,8 +2,12 @@
 
 Steps stay free of MLflow: each step writes its output folder, and `log_step` then logs what
 that folder holds (parameters, metrics, curves, artifacts) into the step's run, so what MLflow
-shows is exactly what the step wrote. The server is checked once when a step starts (one clear
-error instead of a traceback in the middle of training).
+shows is exactly what the step wrote, and an outage of the server while a step works costs
+nothing. The server is checked when a step starts, waiting up to TEXTCNN_MLFLOW_WAIT seconds (60)
+for one that is down for a moment; each MLflow request is retried with backoff for about a
+minute (MLflow's MLFLOW_HTTP_REQUEST_* settings, bounded here unless set); a server still down
+when the results are logged is one clear error (TrackingFailed) while the step's outputs stay
+complete, so rerunning the step (train resumes from its checkpoints) logs them.
 
 The tracking server comes from MLFLOW_TRACKING_URI (MLflow's default otherwise). Where the
 KFP MLflow integration has already set MLFLOW_RUN_ID in the pod, steps log into that run
@@ -15,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
@@ -27,6 +33,18 @@ STEP_TAG = "textcnn.step"
 CHAMPION, CANDIDATE = "champion", "candidate"
 # Config fields that are locations or switches of this machine, not parameters of the model.
 NOT_PARAMS = {"train", "dev", "test", "out", "data", "vocab", "model", "metrics", "quiet", "workers", "resume"}
+
+
+# Bounded retries for every MLflow request (MLflow's default retries span minutes per request):
+# 5 retries with backoff 0, 4, 8, 16, 32 s, and 60 s to answer. Settings already in the
+# environment win.
+for _name, _value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "5"), ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "2"),
+                      ("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")):
+    os.environ.setdefault(_name, _value)
+
+
+class TrackingFailed(TextcnnError):
+    """MLflow stopped answering after the step's work was done: its outputs are complete."""
 
 
 def client():
@@ -69,19 +87,37 @@ def ensure_experiment(name: str) -> str:
         raise TextcnnError("MLFLOW_TRACKING_URI is not set in this pod",
                            "apply manifests/pipeline-namespace (Secret textcnn-mlflow) in the pipeline's namespace")
     uri = tracking_uri()
-    try:
-        with _quick_failure():
-            c = client()
-            experiment = c.get_experiment_by_name(name)
-            if experiment is not None:
-                return experiment.experiment_id
-            # The kind makes the MLflow UI open the experiment in its model-training view.
-            return c.create_experiment(name, artifact_location=_local_artifact_root(uri, name),
-                                       tags={"mlflow.experimentKind": "custom_model_development"})
-    except (MlflowException, OSError) as e:
-        reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise TextcnnError(f"MLflow tracking at {uri} is not usable ({reason})",
-                           "start the server or set MLFLOW_TRACKING_URI to one that answers") from None
+    wait = float(os.environ.get("TEXTCNN_MLFLOW_WAIT", "60"))
+    deadline, pause = time.monotonic() + wait, 1.0
+    while True:
+        try:
+            with _quick_failure():
+                c = client()
+                experiment = c.get_experiment_by_name(name)
+                if experiment is not None:
+                    return experiment.experiment_id
+                # The kind makes the MLflow UI open the experiment in its model-training view.
+                return c.create_experiment(name, artifact_location=_local_artifact_root(uri, name),
+                                           tags={"mlflow.experimentKind": "custom_model_development"})
+        except (MlflowException, OSError) as e:
+            reason = _short_reason(e)
+            if time.monotonic() + pause > deadline or not uri.startswith(("http://", "https://")):
+                raise TextcnnError(f"MLflow tracking at {uri} is not usable ({reason})",
+                                   "start the server or set MLFLOW_TRACKING_URI to one that answers") from None
+            if pause == 1.0:
+                print(f"MLflow at {uri} does not answer ({reason}); trying again for up to {wait:.0f} s "
+                      "(TEXTCNN_MLFLOW_WAIT)", file=sys.stderr, flush=True)
+            time.sleep(pause)  # a server restarting, a pod not ready yet: try again for a while
+            pause = min(pause * 2, 15.0)
+
+
+def _short_reason(e: Exception) -> str:
+    """What went wrong, in a few words (MLflow's messages quote whole URLs and retry states)."""
+    text = str(e)
+    if "Max retries exceeded" in text:
+        refused = "Connection refused" in text or "NewConnectionError" in text
+        return "no answer after its retries" + (": connection refused" if refused else "")
+    return text.splitlines()[0][:200] if text else type(e).__name__
 
 
 def _local_artifact_root(uri: str, experiment: str) -> str | None:
@@ -143,15 +179,18 @@ class PipelineRun:
             _log_params(run_id, params)
         try:
             yield StepRun(name, run_id, parent)
+        except TrackingFailed:
+            raise  # the server is gone: marking the runs FAILED would only wait for it again
         except BaseException:
             if self.owns_runs:
                 c.set_terminated(run_id, "FAILED")
             self.finish(False)
             raise
-        if self.owns_runs:
-            c.set_terminated(run_id, "FINISHED")
-        if finishes_pipeline:
-            self.finish(True)
+        with _results_of(name, None):
+            if self.owns_runs:
+                c.set_terminated(run_id, "FINISHED")
+            if finishes_pipeline:
+                self.finish(True)
 
 
 @contextlib.contextmanager
@@ -167,10 +206,13 @@ def single_step(name: str, cfg, experiment: str, parent_run_id: str = "") -> Ite
     _log_params(run_id, _params(cfg))
     try:
         yield StepRun(name, run_id, run_id)
+    except TrackingFailed:
+        raise
     except BaseException:
         c.set_terminated(run_id, "FAILED")
         raise
-    c.set_terminated(run_id, "FINISHED")
+    with _results_of(name, None):
+        c.set_terminated(run_id, "FINISHED")
 
 
 def _params(cfg) -> dict:
@@ -182,10 +224,27 @@ class StepRun:
         self.step, self.run_id, self.parent_run_id = step, run_id, parent_run_id
 
     def log(self, out: str | Path) -> None:
-        log_step(self.step, self.run_id, out, self.parent_run_id)
+        with _results_of(self.step, out):
+            log_step(self.step, self.run_id, out, self.parent_run_id)
 
     def register(self, export_dir: str | Path, model_name: str, accuracy: float | None) -> dict:
-        return log_and_register_export(self.run_id, export_dir, model_name, accuracy)
+        with _results_of(self.step, export_dir):
+            return log_and_register_export(self.run_id, export_dir, model_name, accuracy)
+
+
+@contextlib.contextmanager
+def _results_of(step: str, out) -> Iterator[None]:
+    """MLflow failing once the step's work is done: one TrackingFailed line saying the outputs are safe."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except (MlflowException, OSError) as e:
+        reason = _short_reason(e)
+        where = f"its outputs are complete in {out}; " if out else ""
+        raise TrackingFailed(f"MLflow at {tracking_uri()} did not take the {step} step's results ({reason})",
+                             f"{where}rerun the step once the server answers"
+                             + (" (train resumes from its checkpoints)" if step == "train" else "")) from None
 
 
 def _log_params(run_id: str, params: dict) -> None:
@@ -198,7 +257,6 @@ def _log_params(run_id: str, params: dict) -> None:
 
 def _log_metrics(run_id: str, values: dict, step: int = 0) -> None:
     from mlflow.entities import Metric
-    import time
 
     now = int(time.time() * 1000)
     items = [Metric(k, float(v), now, step) for k, v in values.items() if isinstance(v, (int, float))]
@@ -245,7 +303,6 @@ def log_step(step: str, run_id: str, out: str | Path, parent_run_id: str | None 
 def _log_training(run_id: str, out: Path) -> None:
     """Curves by step (train and dev) and by epoch, the summary, the model and TensorBoard logs."""
     from mlflow.entities import Metric
-    import time
 
     history = _read(out, "history.json")
     now = int(time.time() * 1000)

@@ -84,7 +84,7 @@ def test_the_registered_champion_answers_raw_text(store):
 
 
 def test_unreachable_mlflow_is_one_clear_error_before_any_work(tmp_path):
-    env = {**os.environ, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "TEXTCNN_MLFLOW_WAIT": "0"}
     started = time.monotonic()
     proc = subprocess.run([str(BIN / "textcnn-pipeline"), "run", "--workspace", str(tmp_path / "ws")],
                           cwd=ROOT, env=env, capture_output=True, text=True)
