@@ -1,7 +1,7 @@
 """`make bench`: every benchmark section in one run on this machine.
 
 Writes bench/results/<date>.json, .md and .png and puts the table into bench/README.md.
-Sections: gemm, training, time_to_accuracy, serving, preprocess, growth. Those needing
+Sections: gemm, training, time_to_accuracy, serving, preprocess, growth, large. Those needing
 ../shared/data (THUCNews, the Tencent vectors) are skipped with the reason when it is absent.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from . import machine, report
 from .common import ROOT, TENCENT_VECTORS, THUCNEWS, have_thucnews, random_batches, repeat_lines, textcnn
 
-SECTIONS = ("gemm", "training", "time_to_accuracy", "serving", "preprocess", "growth")
+SECTIONS = ("gemm", "training", "time_to_accuracy", "serving", "preprocess", "growth", "large")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     section("serving", lambda: _serving(work, r.get("time_to_accuracy", {}).get("ours", {}).get("export")))
     section("preprocess", lambda: _preprocess(work, thucnews))
     section("growth", lambda: _growth(work, args.epoch_lines))
+    section("large", lambda: _large(work, have_thucnews()))
 
     save()
     text = report.markdown(r)
@@ -176,6 +177,12 @@ def _growth(work: Path, epoch_lines: int) -> dict:
     from . import growth
 
     return growth.run(work / "growth", epoch_lines=epoch_lines)
+
+
+def _large(work: Path, thucnews: bool) -> dict:
+    from . import large
+
+    return large.run(work / "large", thucnews=thucnews)
 
 
 if __name__ == "__main__":

@@ -118,3 +118,29 @@ def random_batches(vocab_size: int, num_classes: int, seq_len: int, batch_size: 
     rng = np.random.default_rng(seed)
     return [(rng.integers(2, vocab_size, (batch_size, seq_len), dtype=np.int32),
              rng.integers(0, num_classes, batch_size, dtype=np.int32)) for _ in range(n)]
+
+
+def synthetic_lines(path: Path, lines: int, seed: int = 0) -> Path:
+    """Labelled lines of 10-30 random characters out of 3,000 common CJK ones (a bounded vocabulary),
+    for measurements where ../shared/data is absent."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(10, 31, lines)
+    chars = (0x4E00 + rng.integers(0, 3000, lengths.sum())).astype(np.uint32)
+    text = chars.tobytes().decode("utf-32-le")
+    ends = np.cumsum(lengths)
+    labels = rng.integers(0, 10, lines)
+    with path.open("w", encoding="utf-8") as f:
+        for label, start, end in zip(labels, ends - lengths, ends):
+            f.write(f"c{label}\t{text[start:end]}\n")
+    return path
+
+
+def lines_of(source: Path, lines: int, out: Path) -> Path:
+    """The first `lines` lines of source repeated as often as needed."""
+    data = source.read_bytes().splitlines(keepends=True)
+    with out.open("wb") as f:
+        whole, rest = divmod(lines, len(data))
+        for _ in range(whole):
+            f.writelines(data)
+        f.writelines(data[:rest])
+    return out
