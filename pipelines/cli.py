@@ -63,7 +63,10 @@ def _resources(args):
             raise TextcnnError(f"--toleration {args.toleration!r} is not KEY[=VALUE]:EFFECT",
                                "e.g. --toleration nvidia.com/gpu:NoSchedule")
         toleration = {"key": key, "operator": "Equal" if eq else "Exists", "effect": effect, **({"value": value} if eq else {})}
-    return Resources(gpu=not args.no_gpu, cpu=args.train_cpu, memory=args.train_memory, toleration=toleration)
+    if args.train_gpus < 1:
+        raise TextcnnError(f"--train-gpus must be at least 1, not {args.train_gpus}", "use --no-gpu for none")
+    return Resources(gpu=not args.no_gpu, gpus=args.train_gpus, cpu=args.train_cpu, memory=args.train_memory,
+                     toleration=toleration)
 
 
 def _recovery(args):
@@ -186,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--without", action="append", default=[], choices=("dev", "test"),
                        help="leave out the dev or test input (repeatable)")
         p.add_argument("--no-gpu", action="store_true", help="do not ask for a GPU for the train task")
+        p.add_argument("--train-gpus", type=int, default=1, metavar="N",
+                       help="GPUs for the train task (default: 1; more: also --param distribute=mirrored)")
         p.add_argument("--train-cpu", default="4", help="CPU request of the train task (default: 4)")
         p.add_argument("--train-memory", default="16Gi", help="memory request and limit of the train task (default: 16Gi)")
         p.add_argument("--toleration", metavar="KEY[=VALUE]:EFFECT",

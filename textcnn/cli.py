@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.step in TENSORFLOW_STEPS:
             import_tensorflow()
         _quiet_libraries()
-        if getattr(args, "mlflow_experiment", None):
+        if getattr(args, "mlflow_experiment", None) and _logs_to_mlflow(args.step, cfg):
             result = _run_tracked(args, cfg)
         else:
             result = _step(args.step)(cfg)
@@ -117,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `textcnn predict ... | head`
         sys.stderr.close()
         return 0
+
+
+def _logs_to_mlflow(step: str, cfg) -> bool:
+    """In a multi-worker training run only the chief logs: one MLflow run, not one per worker."""
+    from . import distribute
+
+    return step != "train" or distribute.role(cfg.distribute).chief
 
 
 def _run_tracked(args, cfg) -> dict:

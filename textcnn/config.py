@@ -97,6 +97,9 @@ class TrainConfig:
                              "mixed_float16 needs --xla, its CPU kernels are several times slower without)",
                              choices=("float32", "mixed_bfloat16", "mixed_float16"))
     xla: bool = setting(False, "compile the training step with XLA")
+    distribute: str = setting("none", "none; mirrored: every GPU of this machine (tf.distribute.MirroredStrategy); "
+                              "multi-worker: the machines of TF_CONFIG (MultiWorkerMirroredStrategy). "
+                              "--batch-size is then the global batch", choices=("none", "mirrored", "multi-worker"))
     seed: int = setting(42, "seed of weights, dropout and shuffling")
     log_every: int = setting(100, "write training scalars to TensorBoard every N steps")
     eval_batch_size: int = setting(1024, "batch size of dev evaluation")

@@ -8,8 +8,11 @@ and the textcnn.json manifest.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import asdict
@@ -17,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import artifacts
+from . import artifacts, distribute
 from .config import TrainConfig
 from .errors import Stopped, TextcnnError
 from .features import Vocabulary, check_same_preprocessing, load_split
 
 # Settings that change the model or its input; a checkpoint only resumes when they match.
 ARCHITECTURE = ("variant", "seq_len", "filter_sizes", "num_filters", "batch_size", "precision", "seed",
-                "lr_schedule", "warmup_steps")
+                "lr_schedule", "warmup_steps", "distribute")
 
 
 def run(cfg: TrainConfig) -> dict:
@@ -33,20 +36,27 @@ def run(cfg: TrainConfig) -> dict:
     vocab = Vocabulary.load(cfg.vocab)
     check_same_preprocessing(data_meta, vocab, cfg.data)
     _check_config(cfg, vocab)
-    out = artifacts.prepare_out(cfg.out)
-    _check_resume(cfg, out / "checkpoints")
+    me = distribute.role(cfg.distribute)
+    if me.chief:
+        out = artifacts.prepare_out(cfg.out)
+        _check_resume(cfg, out / "checkpoints")
+    else:  # another worker of a multi-worker run: its copies of the outputs go away at the end
+        out = Path(tempfile.mkdtemp(prefix=f"textcnn-{me.task}-"))
 
     import keras
     import tensorflow as tf
 
+    strategy = distribute.make_strategy(tf, cfg.distribute)
     configure_runtime(tf, keras, cfg.seed)
     previous_policy = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     try:
         with _StopSignal() as stop:
-            return _fit(cfg, vocab, out, keras, tf, stop)
+            return _fit(cfg, vocab, out, keras, tf, stop, strategy, me.chief)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
+        if not me.chief:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 class _StopSignal:
@@ -71,7 +81,8 @@ class _StopSignal:
         self.signum = signum
 
 
-def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopSignal) -> dict:
+def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopSignal, strategy=None,
+         chief: bool = True) -> dict:
     from .metrics import classification_metrics
     from .model import build_textcnn
 
@@ -82,19 +93,23 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopS
     x_dev = vocab.token_ids(dev["tokens"], cfg.seq_len)
     y_dev = vocab.label_ids(dev["label"], Path(cfg.data) / "dev.parquet")
 
-    model = build_textcnn(
-        vocab_size=len(vocab.tokens), num_classes=len(vocab.labels), seq_len=cfg.seq_len,
-        embedding_dim=vocab.manifest["embedding_dim"], filter_sizes=cfg.filter_sizes,
-        num_filters=cfg.num_filters, dropout=cfg.dropout, l2=cfg.l2, max_norm=cfg.max_norm,
-        variant=cfg.variant, embeddings=None if cfg.variant == "rand" else vocab.embeddings())
-    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
-    optimizer = make_optimizer(keras, model, cfg.lr, cfg.precision, schedule=cfg.lr_schedule,
-                               total_steps=cfg.epochs * steps_per_epoch, warmup_steps=cfg.warmup_steps)
-
-    # Progress lives in the checkpoint with the weights, so a resumed run picks it all up.
-    step = tf.Variable(0, dtype=tf.int64, name="step")
-    best_accuracy = tf.Variable(-1.0, dtype=tf.float64, name="best_accuracy")
-    stale_epochs = tf.Variable(0, dtype=tf.int64, name="stale_epochs")
+    # Distributed: whole global batches only, so every replica gets the same number of examples.
+    steps_per_epoch = len(x_train) // cfg.batch_size if strategy else math.ceil(len(x_train) / cfg.batch_size)
+    if steps_per_epoch == 0:
+        raise TextcnnError(f"--batch-size {cfg.batch_size} is more than the {len(x_train)} training examples",
+                           "lower --batch-size")
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = build_textcnn(
+            vocab_size=len(vocab.tokens), num_classes=len(vocab.labels), seq_len=cfg.seq_len,
+            embedding_dim=vocab.manifest["embedding_dim"], filter_sizes=cfg.filter_sizes,
+            num_filters=cfg.num_filters, dropout=cfg.dropout, l2=cfg.l2, max_norm=cfg.max_norm,
+            variant=cfg.variant, embeddings=None if cfg.variant == "rand" else vocab.embeddings())
+        optimizer = make_optimizer(keras, model, cfg.lr, cfg.precision, schedule=cfg.lr_schedule,
+                                   total_steps=cfg.epochs * steps_per_epoch, warmup_steps=cfg.warmup_steps)
+        # Progress lives in the checkpoint with the weights, so a resumed run picks it all up.
+        step = tf.Variable(0, dtype=tf.int64, name="step")
+        best_accuracy = tf.Variable(-1.0, dtype=tf.float64, name="best_accuracy")
+        stale_epochs = tf.Variable(0, dtype=tf.int64, name="stale_epochs")
     # Dropout's random state is not tracked with the model's weights; keep it explicitly so a
     # resumed run draws the same masks as an uninterrupted one.
     random_state = [v for v in model.variables if v.path.endswith("seed_generator_state")]
@@ -102,14 +117,19 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopS
                                      best_accuracy=best_accuracy, stale_epochs=stale_epochs)
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=cfg.keep_checkpoints)
     history = {"train": [], "dev": [], "epochs": []}
-    if cfg.resume and manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        history = _history_until(out / "history.json", int(step.numpy()))
-        if not cfg.quiet:
-            print(f"resumed from step {int(step.numpy())} ({manager.latest_checkpoint})")
+    # Every worker resumes from the chief's checkpoints (other workers write theirs elsewhere).
+    latest = tf.train.latest_checkpoint(str(Path(cfg.out) / "checkpoints")) if cfg.resume else None
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        history = _history_until(Path(cfg.out) / "history.json", int(step.numpy()))
+        if not cfg.quiet and chief:
+            print(f"resumed from step {int(step.numpy())} ({latest})")
     artifacts.write_json(ckpt_dir / "config.json", asdict(cfg))
 
-    train_step = make_train_step(tf, keras, model, optimizer, xla=cfg.xla)
+    if strategy:
+        train_step = distribute.make_train_step(tf, keras, model, optimizer, strategy, xla=cfg.xla)
+    else:
+        train_step = make_train_step(tf, keras, model, optimizer, xla=cfg.xla)
     predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     def dev_metrics() -> dict:
@@ -121,7 +141,7 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopS
     train_x, train_y = tf.constant(x_train), tf.constant(y_train)
     writers = {name: tf.summary.create_file_writer(str(out / "tensorboard" / name)) for name in ("train", "dev")}
     first_epoch, skip = divmod(int(step.numpy()), steps_per_epoch)
-    verbose = 0 if cfg.quiet else (1 if _interactive() else 2)
+    verbose = 0 if cfg.quiet or not chief else (1 if _interactive() else 2)
     started, trained_examples = time.perf_counter(), 0
     stopped_early = False
 
@@ -155,12 +175,14 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopS
             print(f"Epoch {epoch + 1}/{cfg.epochs}")
         seen = correct_sum = 0
         loss_sum = 0.0
-        dataset = _epoch_dataset(tf, train_x, train_y, cfg, epoch, skip)
+        order = _epoch_order(cfg, len(x_train), epoch, skip)
+        dataset = distribute.epoch_dataset(tf, strategy, train_x, train_y, order, cfg.batch_size) if strategy \
+            else _epoch_dataset(tf, train_x, train_y, order, cfg.batch_size)
         for x, y in dataset:
             with_grads = (int(step.numpy()) + 1) % cfg.log_every == 0
             loss, correct, grads = train_step(x, y)
             step.assign_add(1)
-            n = int(x.shape[0])
+            n = cfg.batch_size if strategy else int(x.shape[0])
             seen, trained_examples = seen + n, trained_examples + n
             loss_sum += float(loss) * n
             correct_sum += int(correct)
@@ -301,11 +323,14 @@ def _history_until(path: Path, step: int) -> dict:
     return {k: [r for r in h.get(k, []) if r["step"] <= step] for k in ("train", "dev", "epochs")}
 
 
-def _epoch_dataset(tf, xs, ys, cfg: TrainConfig, epoch: int, skip_batches: int):
-    """The epoch's batches in an order fixed by (seed, epoch), so a resumed run sees the same ones."""
-    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(xs))[skip_batches * cfg.batch_size:]
+def _epoch_order(cfg: TrainConfig, examples: int, epoch: int, skip_batches: int) -> np.ndarray:
+    """The epoch's example order, fixed by (seed, epoch), so a resumed run sees the same batches."""
+    return np.random.default_rng([cfg.seed, epoch]).permutation(examples)[skip_batches * cfg.batch_size:]
+
+
+def _epoch_dataset(tf, xs, ys, order: np.ndarray, batch_size: int):
     return (tf.data.Dataset.from_tensor_slices(order)
-            .batch(cfg.batch_size)
+            .batch(batch_size)
             .map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 

@@ -30,6 +30,7 @@ def train(
     early_stop_patience: int = 3,
     precision: str = "float32",
     xla: bool = False,
+    distribute: str = "none",
     seed: int = 42,
     log_every: int = 100,
     mlflow_experiment: str = "textcnn",
@@ -58,7 +59,7 @@ def train(
         dropout=dropout, lr=lr, lr_schedule=lr_schedule, warmup_steps=warmup_steps, l2=l2, max_norm=max_norm,
         eval_every=eval_every, checkpoint_every=checkpoint_every,
         keep_checkpoints=keep_checkpoints, early_stop_patience=early_stop_patience, precision=precision, xla=xla,
-        seed=seed, log_every=log_every, quiet=False)
+        distribute=distribute, seed=seed, log_every=log_every, quiet=False)
     with PipelineRun(mlflow_experiment, mlflow_parent_run_id, kfp_run_id, kfp_run_name).step("train", cfg) as log:
         result = step.run(cfg)
         if work != Path(model.path):

@@ -141,3 +141,24 @@ def test_the_pipeline_runs_in_the_images_through_the_docker_api(tmp_path, mlflow
     assert re.search(r"Found image '(localhost/)?textcnn:", out)  # the tasks ran in the image, not here
     pipeline_dir = Path(re.search(r"task outputs: (\S+)", out).group(1))
     assert (pipeline_dir / "export" / "saved_model" / "1" / "saved_model.pb").exists()
+
+
+def test_every_step_runs_on_a_read_only_root_filesystem(tmp_path):
+    """As the Kubernetes manifests run it (readOnlyRootFilesystem, an emptyDir at /tmp): nothing but
+    /tmp and the mounted work folder is written."""
+    shutil.copytree(ROOT / "examples" / "sample", tmp_path / "sample")
+    base = ["run", "--rm", "--read-only", "--tmpfs", "/tmp", "--user", f"{os.getuid()}:{os.getgid()}",
+            "-v", f"{tmp_path}:/work", CPU]
+    steps = [["clean", "--train", "/work/sample/train.tsv", "--dev", "/work/sample/dev.tsv", "--test",
+              "/work/sample/test.tsv", "--out", "/work/data", "--tokenizer", "jieba"],
+             ["vocab", "--data", "/work/data", "--out", "/work/vocab", "--min-count", "1"],
+             ["train", "--data", "/work/data", "--vocab", "/work/vocab", "--out", "/work/model", "--seq-len", "32",
+              "--epochs", "1", "--num-filters", "16"],
+             ["evaluate", "--data", "/work/data", "--vocab", "/work/vocab", "--model", "/work/model", "--out",
+              "/work/eval"],
+             ["export", "--model", "/work/model", "--vocab", "/work/vocab", "--out", "/work/export"]]
+    for step in steps:
+        proc = engine(*base, *step, check=False)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert "Read-only file system" not in proc.stderr, proc.stderr[-2000:]
+    assert (tmp_path / "export" / "1" / "saved_model.pb").exists()

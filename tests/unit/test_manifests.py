@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 from tests.kustomize_render import render
 
 K8S_VERSION = "1.34.0"
-KUSTOMIZATIONS = ["base", "pipeline-namespace", "overlays/gpu-node-pool"]
+KUSTOMIZATIONS = ["base", "pipeline-namespace", "overlays/gpu-node-pool", "training/tfjob", "training/job"]
 WORKLOADS = {"Deployment", "StatefulSet", "Job"}
 
 
@@ -63,6 +63,9 @@ def pod_specs(rendered):
     for doc in all_docs(rendered):
         if doc["kind"] in WORKLOADS:
             yield doc, doc["spec"]["template"]["spec"]
+        elif doc["kind"] == "TFJob":
+            for replica in doc["spec"]["tfReplicaSpecs"].values():
+                yield doc, replica["template"]["spec"]
 
 
 def test_every_object_validates_strictly(rendered):
@@ -73,6 +76,9 @@ def test_every_object_validates_strictly(rendered):
         kinds.add(doc["kind"])
         if doc["kind"] == "PodDefault":
             validate_pod_default(doc)
+            continue
+        if doc["kind"] == "TFJob":
+            validate_tfjob(doc)
             continue
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     assert {"Namespace", "Secret", "Service", "StatefulSet", "Deployment", "Job", "NetworkPolicy",
@@ -94,6 +100,44 @@ def validate_pod_default(doc):
     kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
 
 
+def validate_tfjob(doc):
+    """A CRD (kubeflow.org/v1 TFJob): its envelope checked here, each replica's pod by the Pod schema."""
+    import kubernetes_validate
+
+    assert doc["apiVersion"] == "kubeflow.org/v1" and doc["metadata"]["name"]
+    assert set(doc["spec"]) <= {"runPolicy", "tfReplicaSpecs", "successPolicy", "enableDynamicWorker"}
+    assert set(doc["spec"]["runPolicy"]) <= {"cleanPodPolicy", "backoffLimit", "ttlSecondsAfterFinished",
+                                             "activeDeadlineSeconds", "schedulingPolicy", "suspend"}
+    for kind, replica in doc["spec"]["tfReplicaSpecs"].items():
+        assert kind in ("Chief", "Worker", "PS", "Evaluator", "Master")
+        assert set(replica) <= {"replicas", "restartPolicy", "template"}
+        assert replica["restartPolicy"] in ("Always", "OnFailure", "Never", "ExitCode")
+        assert any(c["name"] == "tensorflow" for c in replica["template"]["spec"]["containers"])
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", **replica["template"]["metadata"]},
+               "spec": replica["template"]["spec"]}
+        kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+
+
+def test_multi_worker_training_manifests(rendered):
+    (tfjob,) = [d for d in rendered["training/tfjob"] if d["kind"] == "TFJob"]
+    (job,) = [d for d in rendered["training/job"] if d["kind"] == "Job"]
+    (service,) = [d for d in rendered["training/job"] if d["kind"] == "Service"]
+    worker = tfjob["spec"]["tfReplicaSpecs"]["Worker"]
+    assert worker["replicas"] == 2 == job["spec"]["completions"] == job["spec"]["parallelism"]
+    args = worker["template"]["spec"]["containers"][0]["args"]
+    assert args[:1] == ["train"] and "multi-worker" in args and "--resume" in args
+    script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert "TF_CONFIG" in script and "$JOB_COMPLETION_INDEX" in script and "--distribute multi-worker" in script
+    assert job["spec"]["completionMode"] == "Indexed" and service["spec"]["clusterIP"] == "None"
+    assert job["spec"]["template"]["spec"]["subdomain"] == service["metadata"]["name"] == job["metadata"]["name"]
+    for pod in (worker["template"]["spec"], job["spec"]["template"]["spec"]):
+        (env,) = pod["containers"][0]["envFrom"]
+        assert env["secretRef"] == {"name": "textcnn-mlflow", "optional": True}  # MLflow from the Secret only
+        assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "textcnn-training"
+    (pvc,) = [d for d in rendered["training/job"] if d["kind"] == "PersistentVolumeClaim"]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
 def test_workloads_are_locked_down(rendered):
     checked = 0
     for doc, pod in pod_specs(rendered):
@@ -107,10 +151,10 @@ def test_workloads_are_locked_down(rendered):
             assert sc["readOnlyRootFilesystem"] is True, name
             for kind in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(c["resources"][kind]), (name, kind)
-            if doc["kind"] != "Job":
+            if doc["kind"] not in ("Job", "TFJob"):
                 assert "readinessProbe" in c and "livenessProbe" in c, name
             checked += 1
-    assert checked == 4  # postgres, minio, the bucket job, mlflow
+    assert checked == 6  # postgres, minio, the bucket job, mlflow, the training TFJob and Job
     (namespace,) = [d for d in rendered["base"] if d["kind"] == "Namespace"]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 

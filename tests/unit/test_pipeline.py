@@ -147,3 +147,12 @@ def test_local_runs_do_not_retry_unless_asked(tmp_path):
     compiler.Compiler().compile(build_pipeline(), str(tmp_path / "local.yaml"))
     doc, _ = documents(tmp_path / "local.yaml")
     assert not [t for t in all_tasks(doc).values() if "retryPolicy" in t]
+
+
+def test_several_gpus_for_mirrored_training(tmp_path):
+    from textcnn_pipeline.cli import main
+
+    assert main(["compile", "--output", str(tmp_path / "p.yaml"), "--train-gpus", "4"]) == 0
+    doc, _ = documents(tmp_path / "p.yaml")
+    assert doc["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]["accelerator"][
+        "resourceCount"] == "4"
