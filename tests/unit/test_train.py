@@ -67,19 +67,24 @@ def test_same_seed_same_weights(inputs, tmp_path):
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
 
 
-def test_resume_after_a_crash_matches_an_uninterrupted_run(inputs, tmp_path, monkeypatch):
-    whole = fit(inputs, tmp_path / "whole", early_stop_patience=0)
+def crash_at(monkeypatch, step: int, *args, **kw) -> None:
+    """fit(*args, **kw), crashed (KeyboardInterrupt) when it logs `step`."""
     real = train._write_train_summaries
 
-    def crash_at_step_10(tf, writer, record, *rest):
-        if record["step"] == 10:
+    def crashing(tf, writer, record, *rest):
+        if record["step"] == step:
             raise KeyboardInterrupt("simulated crash")
         real(tf, writer, record, *rest)
 
-    monkeypatch.setattr(train, "_write_train_summaries", crash_at_step_10)
-    with pytest.raises(KeyboardInterrupt):
-        fit(inputs, tmp_path / "crashed", early_stop_patience=0)
-    monkeypatch.setattr(train, "_write_train_summaries", real)
+    with monkeypatch.context() as patch:
+        patch.setattr(train, "_write_train_summaries", crashing)
+        with pytest.raises(KeyboardInterrupt):
+            fit(*args, **kw)
+
+
+def test_resume_after_a_crash_matches_an_uninterrupted_run(inputs, tmp_path, monkeypatch):
+    whole = fit(inputs, tmp_path / "whole", early_stop_patience=0)
+    crash_at(monkeypatch, 10, inputs, tmp_path / "crashed", early_stop_patience=0)
     assert not (tmp_path / "crashed" / "textcnn.json").exists()
     with pytest.raises(TextcnnError, match="holds checkpoints of an earlier run.*--resume"):
         fit(inputs, tmp_path / "crashed", early_stop_patience=0)
@@ -100,22 +105,12 @@ def test_resume_refuses_changed_architecture(inputs, tmp_path):
 
 def test_learning_rate_warms_up_then_decays_across_a_resume(inputs, tmp_path, monkeypatch):
     schedule = dict(epochs=2, log_every=1, lr=0.01, lr_schedule="linear", warmup_steps=5)
-    real = train._write_train_summaries
-
-    def crash_at_step_21(tf, writer, record, *rest):
-        if record["step"] == 21:
-            raise KeyboardInterrupt("simulated crash")
-        real(tf, writer, record, *rest)
-
-    monkeypatch.setattr(train, "_write_train_summaries", crash_at_step_21)
-    with pytest.raises(KeyboardInterrupt):
-        fit(inputs, tmp_path / "m", **schedule)
-    monkeypatch.setattr(train, "_write_train_summaries", real)
+    crash_at(monkeypatch, 21, inputs, tmp_path / "m", **schedule)
     summary = fit(inputs, tmp_path / "m", **schedule, resume=True)
     rate = [r["learning_rate"] for r in json.loads((tmp_path / "m" / "history.json").read_text())["train"]]
     assert len(rate) == summary["steps"] == 38
     assert rate[4] == pytest.approx(0.01) and rate[0] < rate[1] < rate[4]  # warm-up over the first 5 steps
-    assert all(a > b for a, b in zip(rate[5:], rate[6:]))  # then down, also also past the resume (checkpoint at step 20)
+    assert all(a > b for a, b in zip(rate[5:], rate[6:]))  # then down, also past the resume (checkpoint at step 20)
     assert rate[-1] < 0.0005
     with pytest.raises(TextcnnError, match="written with --lr-schedule linear, not cosine"):
         fit(inputs, tmp_path / "m", epochs=3, lr_schedule="cosine", warmup_steps=5, resume=True)
