@@ -161,8 +161,10 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopS
         return m
 
     def save_checkpoint() -> None:
-        manager.save(checkpoint_number=step)
+        # History first: a kill between the two leaves a history ahead of the last checkpoint,
+        # which a resume cuts back to that checkpoint's step; the other order would lose steps.
         artifacts.write_json(out / "history.json", history)
+        manager.save(checkpoint_number=step)
 
     for epoch in range(first_epoch, cfg.epochs):
         if cfg.early_stop_patience and stale_epochs.numpy() >= cfg.early_stop_patience:

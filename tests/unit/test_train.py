@@ -97,6 +97,39 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(inputs, tmp_path, mon
     assert steps == sorted(set(steps))  # no step logged twice
 
 
+@pytest.mark.parametrize("where", ["history", "checkpoint"])
+def test_a_kill_while_checkpointing_loses_no_step(inputs, tmp_path, monkeypatch, where):
+    """Killed between writing history.json and the checkpoint (either one third time): the resumed
+    history still holds every step exactly once."""
+    import tensorflow as tf
+
+    from textcnn import artifacts
+
+    history_writes = []
+    real_json, real_save = artifacts.write_json, tf.train.CheckpointManager.save
+
+    def write_json(path, *a, **kw):
+        if str(path).endswith("history.json"):
+            if where == "history" and len(history_writes) == 2:
+                raise KeyboardInterrupt("killed")
+            history_writes.append(path)
+        return real_json(path, *a, **kw)
+
+    def save(manager, *a, **kw):
+        if where == "checkpoint" and len(history_writes) == 3:
+            raise KeyboardInterrupt("killed")
+        return real_save(manager, *a, **kw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(artifacts, "write_json", write_json)
+        patch.setattr(tf.train.CheckpointManager, "save", save)
+        with pytest.raises(KeyboardInterrupt):
+            fit(inputs, tmp_path / "m", log_every=1, early_stop_patience=0)
+    summary = fit(inputs, tmp_path / "m", log_every=1, early_stop_patience=0, resume=True)
+    steps = [r["step"] for r in json.loads((tmp_path / "m" / "history.json").read_text())["train"]]
+    assert steps == list(range(1, summary["steps"] + 1))
+
+
 def test_resume_refuses_changed_architecture(inputs, tmp_path):
     fit(inputs, tmp_path / "m", epochs=1)
     with pytest.raises(TextcnnError, match="written with --seq-len 32, not 40"):
