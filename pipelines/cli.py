@@ -65,7 +65,7 @@ def _resources(args):
         toleration = {"key": key, "operator": "Equal" if eq else "Exists", "effect": effect, **({"value": value} if eq else {})}
     if args.train_gpus < 1:
         raise TextcnnError(f"--train-gpus must be at least 1, not {args.train_gpus}", "use --no-gpu for none")
-    return Resources(gpu=not args.no_gpu, gpus=args.train_gpus, cpu=args.train_cpu, memory=args.train_memory,
+    return Resources(gpus=0 if args.no_gpu else args.train_gpus, cpu=args.train_cpu, memory=args.train_memory,
                      toleration=toleration)
 
 

@@ -38,8 +38,7 @@ GPU_POOL_LABEL = "textcnn.dev/gpu-node-pool"  # a PodDefault may add tolerations
 @dataclass(frozen=True)
 class Resources:
     """What the train task asks the cluster for (kfp.local ignores all of it)."""
-    gpu: bool = True
-    gpus: int = 1  # several: train with the pipeline parameter distribute=mirrored
+    gpus: int = 1  # 0: none; several: train with the pipeline parameter distribute=mirrored
     cpu: str = "4"
     memory: str = "16Gi"
     # e.g. {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -131,7 +130,7 @@ def _mlflow_environment(task) -> None:
 
 def _request_resources(task, resources: Resources) -> None:
     task.set_cpu_request(resources.cpu).set_memory_request(resources.memory).set_memory_limit(resources.memory)
-    if resources.gpu:
+    if resources.gpus:
         task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(resources.gpus)
     if resources.toleration:
         kubernetes.add_toleration(task, **resources.toleration)

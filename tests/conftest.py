@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,35 @@ def run_cli(*args: str, input: str | None = None, check: bool = True) -> subproc
     if check and proc.returncode != 0:
         raise AssertionError(f"textcnn {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr}")
     return proc
+
+
+def start_cli(*args, env: dict | None = None) -> subprocess.Popen:
+    """Start `textcnn ARGS` in a subprocess (stdout and stderr piped), to signal or wait on."""
+    return subprocess.Popen([sys.executable, "-m", "textcnn.cli", *map(str, args)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+
+
+def wait_for_checkpoint(proc: subprocess.Popen, out: Path, at_least: int = 1) -> int:
+    """Poll until `textcnn train` (proc) has a checkpoint of step >= at_least in out; return the newest."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        steps = [int(p.name[5:-6]) for p in (out / "checkpoints").glob("ckpt-*.index")]
+        if steps and max(steps) >= at_least:
+            return max(steps)
+        assert proc.poll() is None, f"training ended before step {at_least}: {proc.communicate()}"
+        time.sleep(0.005)
+    raise AssertionError("no checkpoint within 5 minutes")
+
+
+def free_ports(n: int = 1) -> list[int]:
+    """Ports free on loopback right now (all bound at once, so they differ)."""
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
 
 
 def shared(*parts: str) -> Path:

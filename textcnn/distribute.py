@@ -79,29 +79,3 @@ def epoch_dataset(tf, strategy, xs, ys, order, global_batch: int):
                 .prefetch(tf.data.AUTOTUNE).with_options(options))
 
     return strategy.distribute_datasets_from_function(per_worker)
-
-
-def make_train_step(tf, keras, model, optimizer, strategy, *, xla: bool):
-    """The distributed step: each replica's loss is its examples' share of the global mean, the
-    optimizer all-reduces the gradients; returns (global mean loss, correct predictions, no
-    gradients: per-replica gradients are not summarised)."""
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
-
-    def replica_step(x, y):
-        with tf.GradientTape() as tape:
-            probs = model(x, training=True)
-            loss = tf.nn.compute_average_loss(loss_fn(y, probs))
-            total = loss + tf.nn.scale_regularization_loss(tf.add_n(model.losses)) if model.losses else loss
-            scaled = optimizer.scale_loss(total)
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply(grads, model.trainable_variables)
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.int32))
-        return loss, correct
-
-    def step(x, y):
-        loss, correct = strategy.run(replica_step, args=(x, y))
-        total = tf.distribute.ReduceOp.SUM
-        return (strategy.reduce(total, loss, axis=None), strategy.reduce(total, correct, axis=None),
-                [None] * len(model.trainable_variables))
-
-    return tf.function(step, jit_compile=xla, reduce_retracing=True)

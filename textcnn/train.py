@@ -126,10 +126,7 @@ def _fit(cfg: TrainConfig, vocab: Vocabulary, out: Path, keras, tf, stop: _StopS
             print(f"resumed from step {int(step.numpy())} ({latest})")
     artifacts.write_json(ckpt_dir / "config.json", asdict(cfg))
 
-    if strategy:
-        train_step = distribute.make_train_step(tf, keras, model, optimizer, strategy, xla=cfg.xla)
-    else:
-        train_step = make_train_step(tf, keras, model, optimizer, xla=cfg.xla)
+    train_step = make_train_step(tf, keras, model, optimizer, xla=cfg.xla, strategy=strategy)
     predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     def dev_metrics() -> dict:
@@ -260,24 +257,32 @@ def make_optimizer(keras, model, lr: float, precision: str, *, schedule: str = "
     return optimizer
 
 
-def make_train_step(tf, keras, model, optimizer, *, xla: bool):
+def make_train_step(tf, keras, model, optimizer, *, xla: bool, strategy=None):
     """One compiled optimisation step: (token ids, labels) -> (loss, correct predictions, gradients).
 
-    The benchmark times this same function."""
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    Under a tf.distribute strategy each replica's loss is its examples' share of the global mean
+    and the optimizer all-reduces the gradients; the step then returns no gradients (per-replica
+    gradients are not summarised). The benchmark times this same function."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
 
-    def train_step(x, y):
+    def replica_step(x, y):
         with tf.GradientTape() as tape:
             probs = model(x, training=True)
-            loss = loss_fn(y, probs)
-            total = loss + tf.add_n(model.losses) if model.losses else loss
+            loss = tf.nn.compute_average_loss(loss_fn(y, probs))  # the batch mean without a strategy
+            total = loss + tf.nn.scale_regularization_loss(tf.add_n(model.losses)) if model.losses else loss
             scaled = optimizer.scale_loss(total)
         grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply(grads, model.trainable_variables)
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.int32))
         return loss, correct, grads
 
-    return tf.function(train_step, jit_compile=xla, reduce_retracing=True)
+    def distributed_step(x, y):
+        loss, correct, _ = strategy.run(replica_step, args=(x, y))
+        total = tf.distribute.ReduceOp.SUM
+        return (strategy.reduce(total, loss, axis=None), strategy.reduce(total, correct, axis=None),
+                [None] * len(model.trainable_variables))
+
+    return tf.function(distributed_step if strategy else replica_step, jit_compile=xla, reduce_retracing=True)
 
 
 def _check_config(cfg: TrainConfig, vocab: Vocabulary) -> None:

@@ -143,10 +143,10 @@ def load_vectors(path: str, binary: bool):
         kv = KeyedVectors.load_word2vec_format(str(p), binary=binary, unicode_errors="strict")
     except UnicodeDecodeError as e:
         raise TextcnnError(f"not UTF-8 ({e.reason})", "convert the file to UTF-8, e.g. with iconv", file=p,
-                           line=None if binary else _first_line_where(p, _not_utf8)) from None
+                           line=None if binary else _first_unreadable_line(p)) from None
     except (ValueError, EOFError) as e:
         raise TextcnnError(f"cannot read the vectors ({e})", fix, file=p,
-                           line=None if binary else _first_line_where(p, _not_numbers)) from None
+                           line=None if binary else _first_unreadable_line(p)) from None
     if kv.vectors.shape[1] != dim:
         raise TextcnnError(f"vectors have {kv.vectors.shape[1]} values, the header says {dim}", fix, file=p)
     bad = ~np.isfinite(kv.vectors).all(axis=1)
@@ -157,29 +157,16 @@ def load_vectors(path: str, binary: bool):
     return kv
 
 
-def _first_line_where(p: Path, bad) -> int | None:
-    """The number of the first line of a text vectors file that bad(line) finds wrong (errors only)."""
+def _first_unreadable_line(p: Path) -> int | None:
+    """The first line of a text vectors file that is not UTF-8 or not numbers (on errors only)."""
     with p.open("rb") as f:
-        for number, line in enumerate(f, 1):
-            if number > 1 and bad(line):
+        next(f)
+        for number, line in enumerate(f, 2):
+            try:
+                [float(v) for v in line.decode("utf-8").split()[1:]]
+            except ValueError:  # UnicodeDecodeError is one too
                 return number
     return None
-
-
-def _not_utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-        return False
-    except UnicodeDecodeError:
-        return True
-
-
-def _not_numbers(line: bytes) -> bool:
-    try:
-        [float(v) for v in line.split()[1:]]
-        return False
-    except ValueError:
-        return True
 
 
 def _check_text_vectors(p: Path, count: int, dim: int, fix: str) -> None:

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_ports
 
 pytestmark = pytest.mark.containers
 CLI = os.environ.get("CONTAINER_CLI", "docker")
@@ -25,12 +24,6 @@ CPU, MLFLOW = f"textcnn:{VERSION}", f"textcnn-mlflow:{VERSION}"
 
 def engine(*args, check=True, **kw):
     return subprocess.run([CLI, *args], capture_output=True, text=True, check=check, **kw)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,7 +37,7 @@ def images_built():
 def mlflow_server(tmp_path_factory):
     """The tracking server in the textcnn-mlflow image, on this machine's loopback."""
     store = tmp_path_factory.mktemp("mlflow_server")
-    port = free_port()
+    (port,) = free_ports()
     name = f"textcnn-e2e-mlflow-{port}"
     engine("run", "-d", "--rm", "--name", name, "--network", "host", "--user", f"{os.getuid()}:{os.getgid()}",
            "-v", f"{store}:/data", MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port),

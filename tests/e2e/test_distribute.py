@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, free_ports, run_cli
 
 SETTINGS = ["--epochs", 6, "--batch-size", 32, "--seq-len", 32, "--filter-sizes", "2,3,4", "--num-filters", 32,
             "--eval-every", 1000, "--checkpoint-every", 4, "--early-stop-patience", 0, "--quiet"]
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def train_args(sample_run, out: Path, *extra) -> list[str]:

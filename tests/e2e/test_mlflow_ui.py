@@ -3,14 +3,13 @@
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_ports
 from tests.e2e.conftest import BIN
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -19,17 +18,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ui(store, tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (apt install chromium); .ci/run installs it")
-    port = free_port()
+    (port,) = free_ports()
     log = (tmp_path_factory.mktemp("mlflow_ui") / "server.log").open("w")
     server = subprocess.Popen(["make", "--no-print-directory", "mlflow-ui", f"BIN={BIN}", "STAMP=",
                                f"MLFLOW_DB={store['db']}", f"MLFLOW_PORT={port}"],

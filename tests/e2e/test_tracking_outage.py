@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,22 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import free_ports, start_cli, wait_for_checkpoint
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
     """`mlflow server` with a SQLite store in a folder, stoppable and startable on the same port."""
 
     def __init__(self, folder: Path):
-        self.folder, self.port, self.proc = folder, free_port(), None
+        self.folder, self.port, self.proc = folder, free_ports()[0], None
         self.uri = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
@@ -70,16 +63,7 @@ def start_training(sample_run, out: Path, uri: str, **env) -> subprocess.Popen:
             "--batch-size", 16, "--seq-len", 32, "--filter-sizes", "2,3,4", "--num-filters", 16,
             "--checkpoint-every", 5, "--eval-every", 1000, "--log-every", 2, "--early-stop-patience", 0, "--quiet",
             "--mlflow-experiment", "outage"]
-    return subprocess.Popen([sys.executable, "-m", "textcnn.cli", *map(str, args)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "MLFLOW_TRACKING_URI": uri, **env})
-
-
-def wait_for_a_checkpoint(proc, out: Path) -> None:
-    deadline = time.monotonic() + 300
-    while not list((out / "checkpoints").glob("ckpt-*.index")):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
+    return start_cli(*args, env={"MLFLOW_TRACKING_URI": uri, **env})
 
 
 def test_a_server_back_within_the_retries_gets_every_metric(sample_run, server, tmp_path):
@@ -87,7 +71,7 @@ def test_a_server_back_within_the_retries_gets_every_metric(sample_run, server, 
 
     out = tmp_path / "model"
     proc = start_training(sample_run, out, server.uri)
-    wait_for_a_checkpoint(proc, out)
+    wait_for_checkpoint(proc, out)
     server.stop()
     time.sleep(3)
     server.start()
@@ -105,7 +89,7 @@ def test_a_server_gone_for_good_is_one_clear_error_and_the_outputs_stay(sample_r
     out = tmp_path / "model"
     proc = start_training(sample_run, out, server.uri, MLFLOW_HTTP_REQUEST_MAX_RETRIES="2",
                           MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1", MLFLOW_HTTP_REQUEST_TIMEOUT="5")
-    wait_for_a_checkpoint(proc, out)
+    wait_for_checkpoint(proc, out)
     server.stop()
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 2, stderr

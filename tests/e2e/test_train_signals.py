@@ -8,16 +8,13 @@ import json
 import random
 import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli, start_cli, wait_for_checkpoint
 
 STEPS_PER_EPOCH, EPOCHS, EVERY = 19, 6, 3  # 300 sample lines in batches of 16; a checkpoint every 3 steps
 
@@ -27,23 +24,6 @@ def train_args(sample_run, out: Path) -> list[str]:
             "--epochs", EPOCHS, "--batch-size", 16, "--seq-len", 32, "--filter-sizes", "2,3,4",
             "--num-filters", 16, "--checkpoint-every", EVERY, "--eval-every", 1000, "--log-every", 1,
             "--early-stop-patience", 0, "--quiet"]
-
-
-def start(args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "textcnn.cli", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_checkpoint(proc: subprocess.Popen, out: Path, at_least: int) -> int:
-    """Poll until a checkpoint of step >= at_least exists; return the newest step seen."""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        steps = [int(p.name[5:-6]) for p in (out / "checkpoints").glob("ckpt-*.index")]
-        if steps and max(steps) >= at_least:
-            return max(steps)
-        assert proc.poll() is None, f"training ended before step {at_least}: {proc.communicate()}"
-        time.sleep(0.005)
-    raise AssertionError("no checkpoint within 5 minutes")
 
 
 def weights(out: Path) -> list[np.ndarray]:
@@ -66,7 +46,7 @@ def assert_same_training(resumed: Path, reference: Path) -> None:
 
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(sample_run, uninterrupted, tmp_path):
     out = tmp_path / "model"
-    proc = start(train_args(sample_run, out))
+    proc = start_cli(*train_args(sample_run, out))
     wait_for_checkpoint(proc, out, EVERY)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
@@ -83,7 +63,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(sample_run, uninterrupted,
 def test_sigkill_at_a_random_step_then_resume(sample_run, uninterrupted, tmp_path):
     threshold = random.Random().randrange(EVERY, EPOCHS * STEPS_PER_EPOCH - 4 * EVERY, EVERY)
     out = tmp_path / "model"
-    proc = start(train_args(sample_run, out))
+    proc = start_cli(*train_args(sample_run, out))
     seen = wait_for_checkpoint(proc, out, threshold)
     proc.kill()
     proc.communicate(timeout=60)
